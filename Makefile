@@ -1,0 +1,41 @@
+# Two commands on a fresh machine:  `make run` (train the default preset) and `make test`.
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+GANKIT  := $(VENV)/bin/gankit
+EPOCHS  ?= 5
+OUT     ?= runs
+
+.PHONY: setup data run test test-slow bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+# Fashion-MNIST from Debian where apt works; elsewhere gankit downloads it on first use.
+data:
+	@if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then \
+	  echo "Fashion-MNIST: /usr/share/datasets/fashion-mnist"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist) \
+	  || echo "apt-get failed: gankit will download Fashion-MNIST on first use"; \
+	else echo "no root apt-get: gankit will download Fashion-MNIST into its cache on first use"; fi
+
+run: setup data
+	$(GANKIT) train --epochs $(EPOCHS) --out $(OUT)
+
+test: setup data
+	$(PY) -m pytest -q
+
+test-slow: setup data
+	$(PY) -m pytest -q -m slow
+
+bench: setup data
+	$(PY) bench/throughput.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,211 @@
+"""The `gankit` command: parses arguments, calls one function per subcommand.
+
+Every user-facing failure is a `GankitError`, printed as one line (`gankit: error: ...`)
+with exit code 2, the same code argparse uses for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import GankitError
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", help="start from a shipped preset (see `gankit presets`); default dcgan")
+    p.add_argument("--config", metavar="FILE", help="TOML or JSON config applied over the preset")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config key, e.g. --set loss.name=hinge (repeatable; see `gankit options`)")
+    p.add_argument("--data-dir", help="folder holding dataset files (searched before $GANKIT_DATA and the cache)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="gankit", description="Train, explore and measure GANs on image datasets.")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a GAN into a new run directory (or --resume one)")
+    _config_args(p)
+    p.add_argument("--epochs", type=int, help="shorthand for --set train.epochs=N")
+    p.add_argument("--seed", type=int, help="shorthand for --set train.seed=S")
+    p.add_argument("--out", default="runs", help="parent folder of run directories (default: runs)")
+    p.add_argument("--name", help="run directory name after its number (default: the preset)")
+    p.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
+    p.add_argument("--dry-run", action="store_true", help="validate and print the config, load nothing, train nothing")
+
+    p = sub.add_parser("generate", help="sample images from a trained run")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--class", dest="cls", help="class name or index (conditional runs)")
+    p.add_argument("--checkpoint", help="a checkpoint file other than the run's last one")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--grid", metavar="PNG", help="write one grid image")
+    g.add_argument("--out", metavar="DIR", help="write one PNG per image")
+    g.add_argument("--npz", metavar="FILE", help="write a uint8 array 'images' [N,H,W,C] (+ 'labels')")
+
+    p = sub.add_parser("evaluate", help="FID, KID, precision/recall... of a trained run")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--n", type=int, default=10000)
+    p.add_argument("--checkpoint")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir")
+
+    p = sub.add_parser("report", help="(re)write RUN/report.html and plots from the run directory")
+    p.add_argument("run", metavar="RUN")
+
+    sub.add_parser("presets", help="list the shipped presets")
+
+    p = sub.add_parser("options", help="every config key with its default and meaning")
+    p.add_argument("--preset", help="show this preset's values as the defaults")
+
+    p = sub.add_parser("data", help="dataset tools")
+    dsub = p.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
+    q = dsub.add_parser("show", help="write a grid of real images and print counts per class")
+    q.add_argument("dataset", help="fashion-mnist, mnist, cifar10, or a folder/zip path")
+    q.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="data.* overrides, e.g. --set data.split=test --set data.classes=cat,dog")
+    q.add_argument("--data-dir")
+    q.add_argument("--out", default="data_show.png", help="output PNG (default data_show.png)")
+    q.add_argument("--n", type=int, default=64)
+
+    p = sub.add_parser("evaluator", help="the evaluator networks behind FID/KID/...")
+    esub = p.add_subparsers(dest="evaluator_command", required=True, metavar="COMMAND")
+    q = esub.add_parser("train", help="train an evaluator classifier deterministically")
+    q.add_argument("dataset")
+    q.add_argument("--data-dir")
+    q.add_argument("--out", help="folder for weights + card (default: the package's metrics/weights)")
+    q.add_argument("--epochs", type=int)
+    q.add_argument("--seed", type=int, default=0)
+    return ap
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .config import build_config, from_dict, set_value, validate
+    from .rundir import create_run_dir, open_run_dir
+    from .train import train
+
+    if a.resume:
+        run = open_run_dir(a.resume)
+        if a.preset or a.config or a.sets:
+            raise GankitError("--resume continues a run with its own config; only --epochs may change it")
+        cfg = from_dict(json.loads(run.config_file.read_text()))
+        if a.epochs:
+            set_value(cfg, "train.epochs", a.epochs)
+        validate(cfg)
+        if not run.last_checkpoint.is_file():
+            raise GankitError(f"{a.resume}: no checkpoint to resume from; start a new run")
+        run.write_config(cfg)
+    else:
+        sets = list(a.sets)
+        if a.epochs is not None:
+            sets.append(f"train.epochs={a.epochs}")
+        if a.seed is not None:
+            sets.append(f"train.seed={a.seed}")
+        cfg = build_config(a.preset, a.config, sets)
+        if a.dry_run:
+            print(cfg.to_json())
+            return 0
+        run = create_run_dir(a.out, a.name or cfg.preset)
+        run.write_config(cfg)
+    print(f"run directory: {run.path}", file=sys.stderr)
+    summary = train(cfg, run, data_dir=a.data_dir, resume=bool(a.resume))
+    state = "interrupted, saved" if summary["interrupted"] else "done"
+    print(f"{state}: {summary['step']} steps in {summary['seconds']} s ({summary['img_per_s']} img/s)")
+    print(f"samples: {run.samples}  report: {run.path / 'report.html'}")
+    return 130 if summary["interrupted"] else 0
+
+
+def cmd_generate(a: argparse.Namespace) -> int:
+    from .generate import generate
+
+    out = generate(a.run, n=a.n, seed=a.seed, cls=a.cls, checkpoint=a.checkpoint,
+                   grid=a.grid, out_dir=a.out, npz=a.npz)
+    print(out)
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from .evaluate import evaluate_run
+
+    print(evaluate_run(a.run, n=a.n, checkpoint=a.checkpoint, seed=a.seed, data_dir=a.data_dir))
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from .report.html import write_report
+    from .rundir import open_run_dir
+
+    print(write_report(open_run_dir(a.run)))
+    return 0
+
+
+def cmd_presets(a: argparse.Namespace) -> int:
+    from .config import preset_dict, preset_names
+
+    names = preset_names()
+    width = max(map(len, names))
+    for name in names:
+        print(f"{name:<{width}}  {preset_dict(name).get('description', '')}")
+    return 0
+
+
+def cmd_options(a: argparse.Namespace) -> int:
+    from .options import format_options
+
+    print(format_options(a.preset))
+    return 0
+
+
+def cmd_data(a: argparse.Namespace) -> int:
+    from .config import DataConfig, Config, set_value, validate
+    from .data import DATASETS, load_dataset
+    from .data.show import show_dataset
+
+    cfg = Config()
+    if a.dataset in DATASETS:
+        cfg.data.dataset = a.dataset
+    elif Path(a.dataset).exists():
+        cfg.data.dataset, cfg.data.path = "folder", a.dataset
+    else:
+        raise GankitError(f"data show {a.dataset}: not a dataset ({', '.join(DATASETS)}) nor an existing folder/zip")
+    for item in a.sets:
+        k, _, v = item.partition("=")
+        key = k.strip() if k.strip().startswith("data.") else f"data.{k.strip()}"
+        set_value(cfg, key, v.strip())
+    cfg.data.range = DataConfig().range
+    validate(cfg)
+    data = load_dataset(cfg.data, a.data_dir)
+    counts = show_dataset(data, Path(a.out), n=a.n)
+    print(f"{data.name}: {data.images.shape[0]} images of {tuple(data.images.shape[1:])}")
+    for name, c in counts.items():
+        print(f"  {name}: {c}")
+    print(f"grid: {a.out}")
+    return 0
+
+
+def cmd_evaluator(a: argparse.Namespace) -> int:
+    from .metrics.evaluator_train import train_evaluator
+
+    card = train_evaluator(a.dataset, data_dir=a.data_dir, out_dir=a.out, epochs=a.epochs, seed=a.seed)
+    print(json.dumps(card, indent=2))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate, "report": cmd_report,
+            "presets": cmd_presets, "options": cmd_options, "data": cmd_data, "evaluator": cmd_evaluator}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except GankitError as e:
+        msg = " ".join(str(e).split())  # one line, whatever the message held
+        print(f"gankit: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gankit: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,357 @@
+"""The typed run configuration: dataclasses, dotted `--set` overrides, presets, validation.
+
+A `Config` is the complete description of a run.  It is written as `config.json` into
+every run directory and inside every checkpoint, so `generate`, `evaluate` and `--resume`
+rebuild exactly what was trained.  Every field is reachable by a dotted key
+(`train.batch_size`, `loss.name`), which is what `--set`, preset files and sweeps use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import GankitError
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "fashion-mnist"  # key of gankit.data.DATASETS
+    split: str = "train"  # train | test
+    path: str = ""  # folder or .zip of images (dataset=folder)
+    classes: list[str] = field(default_factory=list)  # keep only these classes (names or indices)
+    limit: int = 0  # first N images after filtering; 0 = all
+    resolution: int = 0  # resize (+ centre crop) to this size; 0 = native
+    channels: int = 0  # 1 or 3 to convert; 0 = native
+    range: str = "-1,1"  # pixel range the networks see: "-1,1" (tanh G) or "0,1" (sigmoid G)
+    strict: bool = False  # folder: error on unreadable files instead of skipping them
+
+
+@dataclass
+class ModelConfig:
+    name: str = "dcgan"  # key of gankit.models.MODELS
+    z_dim: int = 100  # size of the noise vector z
+    g_width: int = 64  # base channel count of G
+    d_width: int = 64  # base channel count of D
+    g_norm: str = "batch"  # batch | none
+    d_norm: str = "none"  # batch | none
+    d_dropout: float = 0.0  # dropout probability in D
+    d_spectral_norm: bool = False  # spectral normalisation of every D layer (Miyato et al. 2018)
+    g_spectral_norm: bool = False  # spectral normalisation of every G layer (SAGAN)
+    minibatch_disc: int = 0  # Salimans et al. minibatch discrimination: B kernels; 0 = off
+    minibatch_disc_dim: int = 5  # ... and C, the size of each kernel
+    mbstd: bool = False  # minibatch standard deviation feature before D's last layer
+    g_act: str = "relu"  # relu | leaky_relu
+    d_act: str = "leaky_relu"  # relu | leaky_relu
+    leaky_slope: float = 0.2  # negative slope of leaky_relu
+    out_act: str = "tanh"  # tanh | sigmoid (must match data.range)
+    conditional: bool = False  # class-conditional G and D (labels from the dataset)
+
+
+@dataclass
+class LossConfig:
+    name: str = "ns"  # key of gankit.losses.LOSSES
+    gp_weight: float = 10.0  # wgan-gp gradient penalty weight
+    r1_gamma: float = 0.0  # R1 penalty on real data; 0 = off
+    real_label: float = 1.0  # one-sided label smoothing: target for real images
+    label_noise: float = 0.0  # uniform jitter of the targets by up to this amount
+    label_flip: float = 0.0  # probability of swapping a real/fake target
+    swap_labels: bool = False  # train D with real=0, fake=1 (the Vogue tutorial's convention)
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed to 0
+    instance_noise_steps: int = 0  # anneal over this many steps; 0 = the whole run
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"  # adam | sgd | rmsprop
+    g_lr: float = 2e-4  # learning rate of G
+    d_lr: float = 2e-4  # learning rate of D (TTUR: may differ from G)
+    beta1: float = 0.5  # adam first-moment decay (DCGAN: 0.5)
+    beta2: float = 0.999  # adam second-moment decay
+    momentum: float = 0.0  # sgd / rmsprop
+    lr_decay: str = "none"  # none | linear (to 0 at the last step)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 5  # passes over the data
+    batch_size: int = 128  # images per D step
+    seed: int = 0  # seeds weights, noise, data order and the fixed sample grid
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    threads: int = 0  # torch CPU threads; 0 = all cores
+    n_critic: int = 1  # D steps per G step
+    ema: bool = False  # keep an exponential moving average of G for sampling
+    ema_decay: float = 0.999  # EMA weight of the previous average per G step
+    ema_start: int = 0  # step at which averaging starts (before: EMA copies G)
+    diffaugment: list[str] = field(default_factory=list)  # color, translation, cutout
+    log_every: int = 50  # steps between stats.jsonl rows
+    sample_every: int = 1  # epochs between fixed-noise grids
+    checkpoint_every: int = 1  # epochs between checkpoints
+    eval_every: int = 0  # epochs between quick evaluations; 0 = off
+    eval_n: int = 2000  # samples per quick evaluation
+    max_steps: int = 0  # stop after this many G steps; 0 = run all epochs
+    grid_size: int = 64  # images in a sample grid
+    progress: bool = True  # progress bar on stderr
+    tensorboard: bool = True  # write TensorBoard event files to RUN/tb
+
+
+@dataclass
+class Config:
+    preset: str = "dcgan"  # where this config started (informational)
+    description: str = ""  # one line about this config
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+
+# ---------------------------------------------------------------------------------------
+# building a Config from dicts, files and key=value strings
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert a TOML/JSON value or a --set string to the field's type, or explain why not."""
+    origin = typing.get_origin(tp)
+    if origin is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise GankitError(f"{key}: expected a list (comma-separated on the command line), got {value!r}")
+        return [str(v) for v in value]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
+            return False
+        raise GankitError(f"{key}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise GankitError(f"{key}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        try:
+            return int(str(value))
+        except ValueError:
+            raise GankitError(f"{key}: expected an integer, got {value!r}") from None
+    if tp is float:
+        if isinstance(value, bool):
+            raise GankitError(f"{key}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise GankitError(f"{key}: expected a number, got {value!r}") from None
+    if tp is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise GankitError(f"{key}: expected a string, got {value!r}")
+        return str(value)
+    raise TypeError(f"unsupported field type {tp} for {key}")
+
+
+def field_types() -> dict[str, Any]:
+    """Every dotted key of the config and its type, e.g. {'train.batch_size': int, ...}."""
+    out: dict[str, Any] = {}
+    for name, tp in _hints(Config).items():
+        if dataclasses.is_dataclass(tp):
+            for sub, stp in _hints(tp).items():
+                out[f"{name}.{sub}"] = stp
+        else:
+            out[name] = tp
+    return out
+
+
+def _suggest(key: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(field_types()), n=1)
+    return f" (did you mean {close[0]}?)" if close else " (see `gankit options`)"
+
+
+def set_value(cfg: Config, key: str, value: Any) -> None:
+    """Set one dotted key, coercing the value to the field's type."""
+    types = field_types()
+    if key not in types:
+        raise GankitError(f"unknown config key {key!r}{_suggest(key)}")
+    coerced = _coerce(value, types[key], key)
+    if "." in key:
+        section, name = key.split(".", 1)
+        setattr(getattr(cfg, section), name, coerced)
+    else:
+        setattr(cfg, key, coerced)
+
+
+def apply_dict(cfg: Config, d: dict[str, Any], where: str = "config") -> Config:
+    """Apply a nested dict (from TOML or JSON) onto cfg; unknown keys are errors."""
+    for k, v in d.items():
+        if isinstance(v, dict):
+            if k not in _hints(Config) or not dataclasses.is_dataclass(_hints(Config)[k]):
+                raise GankitError(f"{where}: unknown section [{k}]{_suggest(k)}")
+            for sk, sv in v.items():
+                try:
+                    set_value(cfg, f"{k}.{sk}", sv)
+                except GankitError as e:
+                    raise GankitError(f"{where}: {e}") from None
+        else:
+            try:
+                set_value(cfg, k, v)
+            except GankitError as e:
+                raise GankitError(f"{where}: {e}") from None
+    return cfg
+
+
+def from_dict(d: dict[str, Any]) -> Config:
+    return apply_dict(Config(), d)
+
+
+def parse_set(item: str) -> tuple[str, str]:
+    if "=" not in item:
+        raise GankitError(f"--set {item!r}: expected key=value, e.g. --set train.batch_size=64")
+    k, v = item.split("=", 1)
+    return k.strip(), v.strip()
+
+
+# ---------------------------------------------------------------------------------------
+# presets: one TOML file per preset, shipped inside the package
+
+
+def preset_names() -> list[str]:
+    files = resources.files("gankit") / "presets"
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
+
+
+def _read_toml(text: str, where: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise GankitError(f"{where}: not valid TOML ({e})") from None
+
+
+def preset_dict(name: str) -> dict[str, Any]:
+    if name not in preset_names():
+        raise GankitError(f"unknown preset {name!r}; choose one of: {', '.join(preset_names())}")
+    text = (resources.files("gankit") / "presets" / f"{name}.toml").read_text()
+    return _read_toml(text, f"preset {name}")
+
+
+def load_preset(name: str) -> Config:
+    cfg = apply_dict(Config(), preset_dict(name), f"preset {name}")
+    cfg.preset = name
+    return cfg
+
+
+def build_config(
+    preset: str | None = None,
+    config_file: str | None = None,
+    sets: list[str] | None = None,
+) -> Config:
+    """Preset (default 'dcgan'), then a config file, then --set overrides; validated."""
+    cfg = load_preset(preset or "dcgan")
+    if config_file:
+        p = Path(config_file)
+        if not p.is_file():
+            raise GankitError(f"--config {config_file}: no such file")
+        text = p.read_text()
+        d = json.loads(text) if p.suffix == ".json" else _read_toml(text, str(p))
+        if "preset" in d and not preset and d["preset"] != cfg.preset:
+            cfg = load_preset(str(d["preset"]))
+        apply_dict(cfg, d, str(p))
+    for item in sets or []:
+        set_value(cfg, *parse_set(item))
+    validate(cfg)
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------
+# validation: reject impossible or incompatible settings with a reason, before any work
+
+
+def validate(cfg: Config) -> Config:
+    from .augment import AUGMENTS
+    from .data import DATASETS
+    from .losses import LOSSES
+    from .models import MODELS
+    from .optim import OPTIMIZERS
+
+    def bad(msg: str) -> None:
+        raise GankitError(f"invalid config: {msg}")
+
+    def one_of(key: str, value: str, choices) -> None:
+        if value not in choices:
+            bad(f"{key}={value!r}; choose one of: {', '.join(sorted(choices))}")
+
+    d, m, lo, o, t = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
+    one_of("data.dataset", d.dataset, DATASETS)
+    one_of("data.split", d.split, ("train", "test"))
+    one_of("data.range", d.range, ("-1,1", "0,1"))
+    one_of("model.name", m.name, MODELS)
+    one_of("loss.name", lo.name, LOSSES)
+    one_of("optim.name", o.name, OPTIMIZERS)
+    one_of("optim.lr_decay", o.lr_decay, ("none", "linear"))
+    one_of("model.g_norm", m.g_norm, ("batch", "none"))
+    one_of("model.d_norm", m.d_norm, ("batch", "none"))
+    one_of("model.g_act", m.g_act, ("relu", "leaky_relu"))
+    one_of("model.d_act", m.d_act, ("relu", "leaky_relu"))
+    one_of("model.out_act", m.out_act, ("tanh", "sigmoid"))
+    for a in t.diffaugment:
+        one_of("train.diffaugment", a, AUGMENTS)
+    if d.dataset == "folder" and not d.path:
+        bad("data.dataset=folder needs data.path=DIR_OR_ZIP")
+    if d.limit < 0 or d.resolution < 0:
+        bad("data.limit and data.resolution must be >= 0")
+    if d.channels not in (0, 1, 3):
+        bad(f"data.channels={d.channels}; use 1, 3 or 0 (native)")
+    if (m.out_act == "tanh") != (d.range == "-1,1"):
+        bad(f"model.out_act={m.out_act} produces a different range than data.range={d.range}; "
+            "use tanh with -1,1 or sigmoid with 0,1")
+    if m.z_dim < 1 or m.g_width < 1 or m.d_width < 1:
+        bad("model.z_dim, model.g_width and model.d_width must be >= 1")
+    if not 0.0 <= m.d_dropout < 1.0:
+        bad(f"model.d_dropout={m.d_dropout}; must be in [0, 1)")
+    if m.minibatch_disc < 0 or m.minibatch_disc_dim < 1:
+        bad("model.minibatch_disc must be >= 0 and model.minibatch_disc_dim >= 1")
+    if (m.minibatch_disc or m.mbstd) and t.batch_size < 2:
+        bad("minibatch discrimination / mbstd compare samples within a batch: train.batch_size must be >= 2")
+    if t.epochs < 1 or t.batch_size < 1 or t.n_critic < 1:
+        bad("train.epochs, train.batch_size and train.n_critic must be >= 1")
+    if t.log_every < 1 or t.sample_every < 1 or t.checkpoint_every < 1:
+        bad("train.log_every, train.sample_every and train.checkpoint_every must be >= 1")
+    if not 0.0 < t.ema_decay < 1.0:
+        bad(f"train.ema_decay={t.ema_decay}; must be in (0, 1)")
+    if o.g_lr <= 0 or o.d_lr <= 0:
+        bad("optim.g_lr and optim.d_lr must be > 0")
+    if not (0 <= o.beta1 < 1 and 0 <= o.beta2 < 1):
+        bad("optim.beta1 and optim.beta2 must be in [0, 1)")
+    if not 0.0 < lo.real_label <= 1.0:
+        bad(f"loss.real_label={lo.real_label}; must be in (0, 1] (0.9 is typical smoothing)")
+    if not 0.0 <= lo.label_noise < 0.5 or not 0.0 <= lo.label_flip < 0.5:
+        bad("loss.label_noise and loss.label_flip must be in [0, 0.5)")
+    if lo.instance_noise < 0 or lo.r1_gamma < 0 or lo.gp_weight < 0:
+        bad("loss.instance_noise, loss.r1_gamma and loss.gp_weight must be >= 0")
+    uses_targets = LOSSES[lo.name].uses_targets
+    if not uses_targets and (lo.real_label != 1.0 or lo.label_noise or lo.label_flip or lo.swap_labels):
+        bad(f"loss.name={lo.name} has no real/fake targets, so label smoothing, noise, flipping and "
+            "swap_labels do not apply; use bce, ns or lsgan")
+    if lo.name == "wgan-gp" and m.d_norm == "batch":
+        bad("batch norm in a WGAN-GP critic breaks the per-sample gradient penalty; "
+            "set model.d_norm=none (or use layer-free critics)")
+    return cfg

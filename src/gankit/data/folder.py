@@ -1,0 +1,179 @@
+"""Images from a folder or a .zip (read in place, never extracted): dataset key "folder".
+
+Layout rules, applied to the relative paths of all non-hidden files (`__MACOSX/` and
+dot-files ignored):
+- single wrapper directories that hold only directories are stepped into
+  (`archive.zip: photos/{cat,dog}/...` has classes cat and dog);
+- if the level then has `train/` and/or `test/` directories, `data.split` picks one;
+- sub-folders of that level are the classes (sorted names, files at any depth below
+  belong to them); files directly in it, with no sub-folders, are one unlabelled class.
+Samples are ordered round-robin over classes so that `data.limit` keeps the mix.
+Unreadable files are skipped with one counted warning, or are an error under data.strict.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import GankitError
+from .imagedata import ImageData, class_indices
+
+SPLITS = ("train", "test")
+GRAY_MODES = {"1", "L", "LA", "I", "F", "I;16", "I;16B", "I;16L", "I;16N"}
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, zipfile.BadZipFile, Image.DecompressionBombError)
+
+
+def _visible(parts: tuple[str, ...]) -> bool:
+    return not any(p.startswith(".") or p == "__MACOSX" for p in parts)
+
+
+def list_files(src: Path) -> tuple[list[tuple[str, ...]], zipfile.ZipFile | None]:
+    """Relative paths (as part tuples) of all visible files, sorted; plus the open zip if any."""
+    if src.is_dir():
+        paths = [p.relative_to(src).parts for p in src.rglob("*") if p.is_file()]
+        return sorted(p for p in paths if _visible(p)), None
+    if not src.is_file():
+        raise GankitError(f"data.path={src}: no such folder or .zip file")
+    try:
+        zf = zipfile.ZipFile(src)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise GankitError(f"data.path={src}: not a folder or a readable .zip ({e})") from None
+    paths = [tuple(n.split("/")) for n in zf.namelist() if not n.endswith("/")]
+    return sorted(p for p in paths if _visible(p) and "" not in p), zf
+
+
+def _level(paths, prefix):
+    rest = [p[len(prefix):] for p in paths if p[:len(prefix)] == prefix]
+    return rest, any(len(r) == 1 for r in rest), sorted({r[0] for r in rest if len(r) > 1})
+
+
+def _strip_wrappers(paths, prefix: tuple[str, ...]) -> tuple[str, ...]:
+    while True:
+        rest, has_files, dirs = _level(paths, prefix)
+        if has_files or len(dirs) != 1 or dirs[0] in SPLITS:
+            return prefix
+        if any(len(r) == 2 for r in rest):  # the only directory holds files: it is a class
+            return prefix
+        prefix = prefix + (dirs[0],)
+
+
+def layout(paths, split: str, where: str):
+    """-> (prefix, class_names, [(path, label)], loose_files, split_used)."""
+    prefix = _strip_wrappers(paths, ())
+    _, _, dirs = _level(paths, prefix)
+    split_used = any(d in SPLITS for d in dirs)
+    if split_used:
+        if split not in dirs:
+            raise GankitError(f"{where}: has {'/'.join(d for d in dirs if d in SPLITS)}/ but no {split}/ "
+                              f"directory; set data.split to one that exists")
+        prefix = _strip_wrappers(paths, prefix + (split,))
+    rest, _, dirs = _level(paths, prefix)
+    full = [prefix + r for r in rest]
+    if not dirs:
+        return prefix, [], [(p, 0) for p in full], 0, split_used
+    index = {d: i for i, d in enumerate(dirs)}
+    samples = [(p, index[p[len(prefix)]]) for p in full if len(p) - len(prefix) > 1]
+    return prefix, dirs, samples, len(full) - len(samples), split_used
+
+
+def interleave(samples: list[tuple[tuple[str, ...], int]], n_classes: int):
+    per = [[s for s in samples if s[1] == c] for c in range(max(n_classes, 1))]
+    out = []
+    for i in range(max((len(p) for p in per), default=0)):
+        out += [p[i] for p in per if i < len(p)]
+    return out
+
+
+def decode(data: bytes, channels: int, resolution: int) -> np.ndarray:
+    """One image as uint8 [C, H, W]; C is 1 or 3 (channels=0: 1 if the file is grayscale)."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        gray = im.mode in GRAY_MODES if channels == 0 else channels == 1
+        if im.mode.startswith("I;16"):  # 16-bit grayscale: keep the high byte, not a clipped low one
+            im = Image.fromarray((np.asarray(im, dtype=np.uint16) >> 8).astype(np.uint8))
+        elif im.mode == "P":
+            im = im.convert("RGBA")  # palette transparency would otherwise warn
+        target = "L" if gray else "RGB"
+        if im.mode != target:
+            im = im.convert(target)
+        if resolution > 0:
+            w, h = im.size
+            s = min(w, h)
+            box = ((w - s) / 2, (h - s) / 2, (w + s) / 2, (h + s) / 2)
+            im = im.resize((resolution, resolution), Image.Resampling.BICUBIC, box=box)
+        arr = np.asarray(im)
+    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+
+
+def load_folder_images(path, split: str = "train", classes: list[str] | None = None, limit: int = 0,
+                       resolution: int = 0, channels: int = 0, strict: bool = False) -> ImageData:
+    src = Path(path).expanduser()
+    paths, zf = list_files(src)
+    try:
+        prefix, names, samples, loose, split_used = layout(paths, split, str(src))
+        where = "/".join((str(src),) + prefix)
+        if not samples:
+            raise GankitError(f"{where}: no image files found")
+        if loose:
+            warnings.warn(f"{where}: ignored {loose} files outside the class folders", stacklevel=2)
+        if classes:
+            keep = set(class_indices(classes, names, where))
+            samples = [s for s in samples if s[1] in keep]
+        samples = interleave(samples, len(names))
+        read = (lambda p: zf.read("/".join(p))) if zf else (lambda p: src.joinpath(*p).read_bytes())
+        want = min(limit, len(samples)) if limit > 0 else len(samples)
+        buf: np.ndarray | None = None
+        labels = np.zeros(want, dtype=np.int64)
+        all_gray, n, skipped = True, 0, []
+        for p, label in samples:
+            if n == want:
+                break
+            try:
+                img = decode(read(p), channels, resolution)
+            except DECODE_ERRORS as e:
+                if strict:
+                    raise GankitError(f"{'/'.join(p)} in {src}: unreadable image ({e}); remove it or "
+                                      "set data.strict=false to skip such files") from None
+                skipped.append((p, e))
+                continue
+            if buf is None:
+                c = 3 if channels in (0, 3) else 1
+                buf = np.empty((want, c, *img.shape[1:]), dtype=np.uint8)
+                first = p
+            elif img.shape[1:] != buf.shape[2:]:
+                raise GankitError(
+                    f"{src}: images differ in size ({'/'.join(first)} is {buf.shape[3]}x{buf.shape[2]}, "
+                    f"{'/'.join(p)} is {img.shape[2]}x{img.shape[1]}); set data.resolution=N to resize "
+                    "and centre-crop them all to NxN")
+            all_gray &= img.shape[0] == 1
+            buf[n] = img  # a 1-channel image broadcasts into all 3 channels when channels=0
+            labels[n] = label
+            n += 1
+    finally:
+        if zf:
+            zf.close()
+    if skipped:
+        p, e = skipped[0]
+        warnings.warn(f"{src}: skipped {len(skipped)} unreadable files (first: {'/'.join(p)}: {e})",
+                      stacklevel=2)
+    if buf is None:
+        raise GankitError(f"{where}: none of the {len(samples)} files is a readable image")
+    images = buf[:n, :1] if (channels == 0 and all_gray) else buf[:n]
+    name = f"folder:{src.name}" + (f"/{split}" if split_used else "")
+    return ImageData(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels[:n].copy()),
+                     list(names), name)
+
+
+def load_folder(cfg, data_dir=None) -> ImageData:
+    """data.path is taken as given (relative to the working directory), not searched in data_dir."""
+    if not cfg.path:
+        raise GankitError("data.dataset=folder needs data.path=DIR_OR_ZIP")
+    return load_folder_images(cfg.path, cfg.split, cfg.classes, cfg.limit, cfg.resolution,
+                              cfg.channels, cfg.strict)

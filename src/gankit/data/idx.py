@@ -1,0 +1,89 @@
+"""The IDX file format of MNIST and Fashion-MNIST: parse, read (gz or raw) and write.
+
+An IDX file is: two zero bytes, a type code, the number of dimensions, one big-endian
+uint32 per dimension, then the values in big-endian C order.  Every check names the file,
+because a truncated download or a renamed file is the usual cause of a failure here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import GankitError
+
+# type code -> big-endian numpy dtype
+IDX_TYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def parse_idx(data: bytes, where: str = "IDX data") -> np.ndarray:
+    """Decode IDX bytes into a native-endian, writeable numpy array."""
+    if len(data) < 4:
+        raise GankitError(f"{where}: not an IDX file ({len(data)} bytes, too short for a header)")
+    zero, code, ndim = data[0:2], data[2], data[3]
+    if zero != b"\x00\x00" or code not in IDX_TYPES:
+        raise GankitError(f"{where}: not an IDX file (magic number {data[:4].hex()}; expected "
+                          "0000 then a type code 08-0e and the number of dimensions)")
+    if ndim == 0:
+        raise GankitError(f"{where}: IDX header declares 0 dimensions")
+    head = 4 + 4 * ndim
+    if len(data) < head:
+        raise GankitError(f"{where}: truncated IDX header ({len(data)} bytes, need {head})")
+    dims = struct.unpack(f">{ndim}I", data[4:head])
+    dtype = IDX_TYPES[code]
+    expected = head + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    if len(data) != expected:
+        raise GankitError(f"{where}: IDX header says shape {tuple(dims)} ({expected} bytes) but the "
+                          f"file holds {len(data)} bytes; it is truncated or corrupt, get a fresh copy")
+    arr = np.frombuffer(data, dtype=dtype, offset=head).reshape(dims)
+    return arr.astype(dtype.newbyteorder("="), copy=True)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's content, gunzipped if it is gzip (judged by its magic, not its name)."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise GankitError(f"{path}: cannot read ({e.strerror or e})") from None
+    if raw[:2] != GZIP_MAGIC:
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as e:
+        raise GankitError(f"{path}: corrupt gzip data ({e}); delete it and get a fresh copy") from None
+
+
+def read_idx(path: Path) -> tuple[np.ndarray, str]:
+    """Parse an IDX file (gz or raw); also return the md5 of its decompressed bytes."""
+    data = read_bytes(path)
+    return parse_idx(data, str(path)), hashlib.md5(data).hexdigest()
+
+
+def to_idx(array: np.ndarray) -> bytes:
+    """Encode an array as IDX bytes (the inverse of parse_idx)."""
+    codes = {dt.str[1:]: c for c, dt in IDX_TYPES.items()}
+    arr = np.asarray(array)
+    key = arr.dtype.str[1:]  # "u1", "i4", ... whatever the byte order
+    if key not in codes or arr.ndim == 0 or arr.ndim > 255:
+        raise ValueError(f"cannot store dtype {arr.dtype} with {arr.ndim} dims as IDX")
+    header = bytes([0, 0, codes[key], arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    return header + arr.astype(IDX_TYPES[codes[key]], copy=False).tobytes(order="C")
+
+
+def write_idx(array: np.ndarray, path: Path, gz: bool = False) -> Path:
+    data = to_idx(array)
+    Path(path).write_bytes(gzip.compress(data, mtime=0) if gz else data)
+    return Path(path)

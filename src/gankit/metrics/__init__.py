@@ -1,0 +1,23 @@
+"""Evaluation of generated images: gankit's own evaluators, the metrics, and the collapse monitor.
+
+Public interface (what the CLI and the training loop use):
+- `evaluate_samples(fake_u8, dataset_key, real, *, n, device, kid_subsets, with_inception, test)`
+  -> flat dict of metrics and their real-vs-real floors (`floor_*`)
+- `evaluator_for(dataset_key, class_names)` -> the shipped evaluator, or None
+- `format_table(metrics)` -> aligned text table
+- `CollapseMonitor(evaluator, real_u8).update(step, d_acc_real, d_acc_fake, g_loss, fake)` -> warnings
+- `train_evaluator(dataset_key, data_dir, out_dir, epochs, seed)` -> card (`gankit evaluator train`)
+- `inception_status()` -> (weights path or None, message)
+
+See docs/evaluation.md for what each metric means and how the evaluators were trained.
+"""
+
+from .collapse import CollapseMonitor
+from .evaluate import evaluate_samples
+from .evaluator import Evaluator, evaluator_for
+from .evaluator_train import RECIPES, train_evaluator
+from .inception import inception_status
+from .table import format_table
+
+__all__ = ["CollapseMonitor", "Evaluator", "RECIPES", "evaluate_samples", "evaluator_for", "format_table",
+           "inception_status", "train_evaluator"]

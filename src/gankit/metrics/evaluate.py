@@ -1,0 +1,136 @@
+"""`evaluate_samples`: every metric of generated images against real data, next to its floor.
+
+The model's samples are compared with a fixed random subset (size n) of the training split;
+the floor is the same comparison for real images the model never saw (the test split, or a
+disjoint part of the training split when there is no test split), i.e. what a perfect
+generator would score with this n.  Real features and floors are cached (see reference.py),
+so after the first call only the generated images are embedded.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import Tensor
+
+from ..errors import GankitError
+from .evaluator import evaluator_for
+from .fidelity import classifier_score, fid, kid
+from .inception import InceptionEmbedder, inception_status
+from .manifold import nearest_distance, prdc
+from .reference import cached_embedding, cached_json, reference_key, subset_indices
+
+# a class is "covered" when it gets at least this fraction of its share in the real data
+COVER_FRACTION = 0.1
+# classes with less than this fraction of a uniform share in the real data count as absent
+# (the evaluator misclassifies a few images of a class-filtered dataset into absent classes)
+PRESENT_FRACTION = 0.2
+
+
+def class_stats(fake_logits: Tensor, real_logits: Tensor) -> dict:
+    """Histogram of the classifier's predictions on fake samples and how many classes they cover."""
+    c = fake_logits.shape[1]
+    hist = torch.bincount(fake_logits.argmax(1), minlength=c)
+    real_frac = torch.bincount(real_logits.argmax(1), minlength=c).double() / max(1, real_logits.shape[0])
+    fake_frac = hist.double() / max(1, fake_logits.shape[0])
+    present = real_frac >= PRESENT_FRACTION / c
+    covered = present & (fake_frac >= COVER_FRACTION * real_frac)
+    return {"class_hist": [int(v) for v in hist], "classes_covered": int(covered.sum()),
+            "classes_present": int(present.sum())}
+
+
+def feature_metrics(fake_f: Tensor, fake_logits: Tensor, real_f: Tensor, nn_ref: Tensor,
+                    kid_subsets: int, seed: int) -> tuple[dict, Tensor]:
+    """FID, KID, classifier score, PRDC and nearest-training distances of one fake set."""
+    kid_mean, kid_std = kid(fake_f, real_f, subsets=kid_subsets, seed=seed)
+    cs, cs_std = classifier_score(fake_logits, seed=seed)
+    nn_dist = nearest_distance(fake_f, nn_ref)
+    out = {"fid": fid(fake_f, real_f), "kid_mean": kid_mean, "kid_std": kid_std, "cs": cs, "cs_std": cs_std}
+    out.update(prdc(fake_f, real_f))
+    out["nn_dist_mean"] = float(nn_dist.mean())
+    return out, nn_dist
+
+
+def _embedders(dataset_key: str, real, with_inception: bool) -> tuple[list, list[str]]:
+    notes: list[str] = []
+    ev = evaluator_for(dataset_key, real.class_names)
+    embedders = [("", ev)] if ev is not None else []
+    if ev is None:
+        notes.append(f"no gankit evaluator for {dataset_key} ({len(real.class_names)} classes); "
+                     "train one with `gankit evaluator train` to get domain metrics")
+    if with_inception or ev is None:
+        path, message = inception_status()
+        notes.append(message)
+        if path is not None:
+            embedders.append(("inception_", InceptionEmbedder(path)))
+    if not embedders:
+        raise GankitError(f"cannot evaluate {real.name}: {notes[0]}; {notes[-1]}")
+    return embedders, notes
+
+
+def evaluate_samples(fake_u8: Tensor, dataset_key: str, real, *, n: int = 10000, device="cpu",
+                     kid_subsets: int = 100, with_inception: bool = False, test=None, seed: int = 0) -> dict:
+    """All metrics of generated uint8 images [N,C,H,W] vs the training data `real` (ImageData).
+
+    `test` (ImageData of the test split, same transforms as `real`) gives the real-vs-real floor;
+    without it the floor uses a disjoint part of the training split.  Returns a flat dict: the
+    model's metrics, the same keys prefixed `floor_`, `inception_`-prefixed ones when Inception
+    ran, `class_hist`, `notes` (list of strings) and bookkeeping (n, evaluator, seconds).
+    """
+    t0 = time.time()
+    fake_u8 = fake_u8[:n]
+    if fake_u8.dtype != torch.uint8 or fake_u8.dim() != 4:
+        raise GankitError(f"evaluate_samples: expected uint8 images [N,C,H,W], got {fake_u8.dtype} {tuple(fake_u8.shape)}")
+    n_fake = int(fake_u8.shape[0])
+    if n_fake < 10:
+        raise GankitError(f"evaluate_samples: {n_fake} samples are too few for any metric; use n >= 100")
+    embedders, notes = _embedders(dataset_key, real, with_inception)
+    out: dict = {"n": n_fake, "floor_kind": "train subset vs test split" if test is not None
+                 else "train subset vs a disjoint train subset (no test split given)"}
+    for prefix, emb in embedders:
+        out[prefix + "evaluator"] = f"{emb.key} ({emb.sha256[:12]})"
+        train_key = reference_key(real.name, "ref", emb.sha256, real.images)
+        train_f, train_lo = cached_embedding(train_key, real.images, lambda x: emb.embed(x, device=device))
+        perm = subset_indices(train_f.shape[0], train_f.shape[0], seed)
+        ref_idx = perm[:n_fake]
+        if test is not None:
+            test_key = reference_key(test.name, "test", emb.sha256, test.images)
+            test_f, test_lo = cached_embedding(test_key, test.images, lambda x: emb.embed(x, device=device))
+            floor_idx = subset_indices(test_f.shape[0], n_fake, seed + 1)
+            floor_f, floor_lo, floor_nn_ref = test_f[floor_idx], test_lo[floor_idx], train_f
+        else:
+            floor_idx = perm[n_fake : 2 * n_fake]
+            keep = torch.ones(train_f.shape[0], dtype=torch.bool)
+            keep[floor_idx] = False  # a training image is trivially its own nearest neighbour
+            floor_f, floor_lo, floor_nn_ref = train_f[floor_idx], train_lo[floor_idx], train_f[keep]
+        real_f = train_f[ref_idx]
+
+        def floor() -> dict:
+            m, nn_dist = feature_metrics(floor_f, floor_lo, real_f, floor_nn_ref, kid_subsets, seed)
+            m["nn_dist_p01"] = float(torch.quantile(nn_dist, 0.01))
+            if prefix == "":
+                m.update(class_stats(floor_lo, train_lo))
+            return m
+
+        floor_key = f"floor-{train_key}-{test_key if test is not None else 'self'}-n{n_fake}-k{kid_subsets}-s{seed}"
+        floor_m = cached_json(floor_key, floor) if floor_f.shape[0] >= 10 else {}
+        fake_f, fake_lo = emb.embed(fake_u8, device=device)
+        model_m, nn_dist = feature_metrics(fake_f, fake_lo, real_f, train_f, kid_subsets, seed)
+        if prefix == "":
+            model_m.update(class_stats(fake_lo, train_lo))
+        if "nn_dist_p01" in floor_m:
+            # share of samples closer to a training image than 99% of unseen real images are
+            model_m["memorised_frac"] = float((nn_dist < floor_m["nn_dist_p01"]).double().mean())
+            floor_m["memorised_frac"] = 0.01
+        if floor_f.shape[0] < n_fake:
+            notes.append(f"floor uses {floor_f.shape[0]} real images (fewer than n={n_fake}), "
+                         "so it is biased upwards for FID")
+        for k, v in model_m.items():
+            out[prefix + k] = v
+        for k, v in floor_m.items():
+            if k != "nn_dist_p01":
+                out["floor_" + prefix + k] = v
+    out["notes"] = notes
+    out["seconds"] = round(time.time() - t0, 2)
+    return out

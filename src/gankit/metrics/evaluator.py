@@ -1,0 +1,169 @@
+"""The evaluator network: a small CNN classifier whose penultimate layer is the feature space.
+
+gankit measures GANs in the feature space of its own classifiers (one per dataset, trained
+by `gankit evaluator train DATASET`, shipped in metrics/weights/) so every user's numbers are
+comparable and nothing has to be downloaded.  A shipped evaluator is a `.safetensors` file
+(weights, architecture in its metadata) plus a `.json` card (accuracy, sha256, how trained).
+
+`evaluator_for` picks the evaluator for a dataset; `embed` turns uint8 images into
+(features, logits), resizing and converting channels to what the evaluator was trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from ..errors import GankitError
+
+FEATURE_DIM = 128
+# evaluator key -> the dataset keys and class-name sets it serves
+EVALUATOR_DATASETS: dict[str, tuple[str, ...]] = {
+    "fashion-mnist": ("fashion-mnist",),
+    "mnist": ("mnist",),
+    "cifar10": ("cifar10",),
+    "cifar10-catdog": ("cifar10", "folder"),
+}
+
+
+class EvalNet(nn.Module):
+    """conv3x3-BN-ReLU-maxpool blocks, then a 128-d ReLU feature layer and a linear classifier."""
+
+    def __init__(self, in_ch: int, size: int, n_classes: int, widths: list[int]):
+        super().__init__()
+        self.arch = {"in_ch": in_ch, "size": size, "n_classes": n_classes, "widths": list(widths)}
+        layers: list[nn.Module] = []
+        c, s = in_ch, size
+        for w in widths:
+            layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(), nn.MaxPool2d(2)]
+            c, s = w, s // 2
+        self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * s * s, FEATURE_DIM), nn.ReLU())
+        self.drop = nn.Dropout(0.3)
+        self.head = nn.Linear(FEATURE_DIM, n_classes)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x: float images in [-1, 1] at the native size -> (features [B,128], logits [B,C])."""
+        f = self.body(x)
+        return f, self.head(self.drop(f))
+
+
+class Evaluator(nn.Module):
+    """A frozen EvalNet with its card; `embed` accepts uint8 images of any size/channels."""
+
+    def __init__(self, net: EvalNet, card: dict):
+        super().__init__()
+        self.net = net.eval().requires_grad_(False)
+        self.card = card
+        self.key: str = card["key"]
+        self.sha256: str = card["sha256"]
+        self.class_names: list[str] = list(card["class_names"])
+        self.num_features = FEATURE_DIM
+
+    def train(self, mode: bool = True) -> "Evaluator":
+        # BN statistics and dropout must never change: the evaluator is a fixed ruler
+        return super().train(False)
+
+    def prepare(self, u8: Tensor) -> Tensor:
+        """uint8 [B,C,H,W] -> float [-1,1] at the evaluator's channels and size."""
+        a = self.net.arch
+        x = u8.float() / 127.5 - 1.0
+        if x.shape[1] != a["in_ch"]:
+            if x.shape[1] == 3 and a["in_ch"] == 1:
+                x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+            elif x.shape[1] == 1 and a["in_ch"] == 3:
+                x = x.expand(-1, 3, -1, -1)
+            else:
+                raise GankitError(f"evaluator {self.key}: cannot convert {x.shape[1]}-channel images "
+                                  f"to {a['in_ch']} channels")
+        if x.shape[-2:] != (a["size"], a["size"]):
+            x = F.interpolate(x, size=(a["size"], a["size"]), mode="bilinear", antialias=True, align_corners=False)
+        return x
+
+    @torch.no_grad()
+    def embed(self, u8: Tensor, batch: int = 1000, device: str | torch.device = "cpu") -> tuple[Tensor, Tensor]:
+        """Features [N,128] and logits [N,C] (float32, on CPU) of uint8 images [N,C,H,W]."""
+        self.to(device)
+        feats, logits = [], []
+        for i in range(0, u8.shape[0], batch):
+            f, lo = self.net(self.prepare(u8[i : i + batch]).to(device))
+            feats.append(f.float().cpu())
+            logits.append(lo.float().cpu())
+        if not feats:
+            return torch.zeros(0, FEATURE_DIM), torch.zeros(0, len(self.class_names))
+        return torch.cat(feats), torch.cat(logits)
+
+    def forward(self, u8: Tensor) -> Tensor:
+        return self.embed(u8)[0]
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def save_evaluator(net: EvalNet, path: Path, metadata: dict[str, str]) -> str:
+    """Write the weights as safetensors (architecture in the metadata); returns the file's sha256."""
+    meta = {"arch": json.dumps(net.arch), **metadata}
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path), metadata=meta)
+    return file_sha256(path)
+
+
+def load_evaluator(weights: Path, card_file: Path) -> Evaluator:
+    """Load an evaluator; a file whose sha256 differs from its card is refused (not silently used)."""
+    card = json.loads(Path(card_file).read_text())
+    sha = file_sha256(weights)
+    if sha != card["sha256"]:
+        raise GankitError(f"evaluator {weights}: sha256 {sha[:12]}... does not match its card "
+                          f"({card['sha256'][:12]}...); the file is corrupt or was replaced - "
+                          f"reinstall gankit or rerun `{card.get('command', 'gankit evaluator train')}`")
+    a = card["arch"]
+    net = EvalNet(a["in_ch"], a["size"], a["n_classes"], a["widths"])
+    net.load_state_dict(load_file(str(weights)))
+    return Evaluator(net, card)
+
+
+def weight_dirs() -> list[Path]:
+    """Where evaluators are looked for: the shipped ones, then user-trained ones in the cache."""
+    from ..data.cache import cache_root
+
+    return [Path(str(resources.files("gankit") / "metrics" / "weights")), cache_root() / "evaluators"]
+
+
+def find_evaluator_files(key: str) -> tuple[Path, Path] | None:
+    for d in weight_dirs():
+        w, c = d / f"{key}.safetensors", d / f"{key}.json"
+        if w.is_file() and c.is_file():
+            return w, c
+    return None
+
+
+def evaluator_key(dataset_key: str, class_names: list[str]) -> str | None:
+    """The evaluator that serves a dataset with these classes, or None.
+
+    CIFAR-style data with exactly the classes cat and dog (the subset this machine has) maps to
+    the 2-class evaluator; an evaluator only serves data with its own class list.
+    """
+    names = [str(c).lower() for c in class_names]
+    if dataset_key in ("fashion-mnist", "mnist"):
+        return dataset_key
+    if sorted(names) == ["cat", "dog"] and dataset_key in EVALUATOR_DATASETS["cifar10-catdog"]:
+        return "cifar10-catdog"
+    if dataset_key == "cifar10" and len(names) == 10:
+        return "cifar10"
+    return None
+
+
+def evaluator_for(dataset_key: str, class_names: list[str]) -> Evaluator | None:
+    """The shipped (or user-trained) evaluator for a dataset, or None if there is none."""
+    key = evaluator_key(dataset_key, class_names)
+    files = find_evaluator_files(key) if key else None
+    if files is None:
+        return None
+    # a class subset of the data (data.classes) is still judged by the full classifier
+    return load_evaluator(*files)

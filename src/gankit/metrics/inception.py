@@ -1,0 +1,81 @@
+"""Optional Inception-v3 features (the FID network of the literature), when its weights are here.
+
+gankit never downloads them: many machines cannot, and on 28x28 grayscale data Inception is a
+poor judge anyway.  They are used when both torch-fidelity (the package torchmetrics uses for
+Inception) and the weight file are present; otherwise `inception_status` explains where to put
+the file.  The file is looked for at $GANKIT_INCEPTION, then <cache>/inception/, then torch
+hub's checkpoint folder (where torch-fidelity itself would have saved it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
+
+
+def candidate_paths() -> list[Path]:
+    from ..data.cache import cache_root
+
+    out = []
+    env = os.environ.get("GANKIT_INCEPTION", "").strip()
+    if env:
+        out.append(Path(env).expanduser())
+    out.append(cache_root() / "inception" / WEIGHTS_NAME)
+    out.append(Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_NAME)
+    return out
+
+
+def find_weights() -> Path | None:
+    return next((p for p in candidate_paths() if p.is_file()), None)
+
+
+def inception_status() -> tuple[Path | None, str]:
+    """(weights path or None, a one-line message saying what is missing and where it goes)."""
+    from ..data.cache import cache_root
+
+    path = find_weights()
+    has_fidelity = importlib.util.find_spec("torch_fidelity") is not None
+    if path and has_fidelity:
+        return path, f"Inception-v3 metrics use {path}"
+    missing = []
+    if not path:
+        missing.append(f"put {WEIGHTS_NAME} (torch-fidelity's FID Inception weights, 91 MB) at "
+                       f"{cache_root() / 'inception' / WEIGHTS_NAME} or point GANKIT_INCEPTION at the file")
+    if not has_fidelity:
+        missing.append("install torch-fidelity (pip install torch-fidelity)")
+    return None, "Inception-v3 metrics skipped: " + "; and ".join(missing)
+
+
+class InceptionEmbedder(nn.Module):
+    """Inception-v3 pool features (2048) and logits of uint8 images; same `embed` API as Evaluator."""
+
+    num_features = 2048
+
+    def __init__(self, weights: Path):
+        super().__init__()
+        from torchmetrics.image.fid import NoTrainInceptionV3
+
+        self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"],
+                                      feature_extractor_weights_path=str(weights))
+        self.key = "inception-v3"
+        self.sha256 = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
+
+    @torch.no_grad()
+    def embed(self, u8: Tensor, batch: int = 100, device: str | torch.device = "cpu") -> tuple[Tensor, Tensor]:
+        self.net.to(device)
+        feats, logits = [], []
+        for i in range(0, u8.shape[0], batch):
+            x = u8[i : i + batch]
+            if x.shape[1] == 1:
+                x = x.expand(-1, 3, -1, -1)
+            f, lo = self.net(x.contiguous().to(device))
+            feats.append(f.float().cpu())
+            logits.append(lo.float().cpu())
+        return torch.cat(feats), torch.cat(logits)

@@ -1,0 +1,26 @@
+"""Generator/discriminator pairs by name: `MODELS[name](model_cfg, img_shape, num_classes) -> (G, D)`.
+
+Every G is called as `G(z, y=None)` and returns images in the data range; every D is called
+as `D(x, y=None)` and returns raw logits of shape [N] (sigmoids live in the losses, where
+they are numerically stable).  `y` holds integer class labels when `model.conditional` is on.
+G carries `z_dim`, `num_classes` and `conditional` attributes so samplers need nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+from ..config import ModelConfig
+from .dcgan import build_dcgan
+from .seed_nets import SEED_MODELS
+
+Builder = Callable[[ModelConfig, tuple[int, int, int], int], tuple[nn.Module, nn.Module]]
+
+MODELS: dict[str, Builder] = {"dcgan": build_dcgan, **SEED_MODELS}
+
+
+def build_models(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:
+    G, D = MODELS[cfg.name](cfg, img_shape, num_classes)
+    return G, D

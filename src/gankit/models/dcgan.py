@@ -1,0 +1,125 @@
+"""DCGAN (Radford et al. 2016) sized for small images, with every architecture switch.
+
+The generator starts from a dense projection to an s0 x s0 feature map (s0 = 7 for 28x28,
+4 for 32x32 and 64x64) and doubles the resolution with stride-2 transposed convolutions;
+the discriminator mirrors it with stride-2 convolutions and ends in a linear logit.
+Conditional models embed the label into G's input and use a projection discriminator
+(Miyato & Koyama 2018): logit = w·h + embed(y)·h.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from ..errors import GankitError
+from .layers import MinibatchDiscrimination, MinibatchStd, activation, maybe_sn, norm2d
+
+
+def _stages(size: int) -> tuple[int, int]:
+    """(s0, n) with size = s0 * 2**n and 4 <= s0 <= 7."""
+    n = 0
+    while size % 2 == 0 and size // 2 >= 4:
+        size //= 2
+        n += 1
+    if n == 0 or size > 7:
+        raise GankitError(
+            f"dcgan cannot build a {size * 2**n}px model; use a resolution of 4..7 times a power of two "
+            "(28, 32, 64, ...) via data.resolution"
+        )
+    return size, n
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int):
+        super().__init__()
+        c, h, _ = img_shape
+        s0, n = _stages(h)
+        self.z_dim, self.num_classes, self.conditional, self.s0 = cfg.z_dim, num_classes, cfg.conditional, s0
+        ch = cfg.g_width * 2 ** (n - 1)
+        self.ch0 = ch
+        self.embed = nn.Embedding(num_classes, cfg.z_dim) if cfg.conditional else None
+        in_dim = cfg.z_dim * (2 if self.embed is not None else 1)
+        sn = cfg.g_spectral_norm
+        # the projection has no bias when a norm follows: BN would cancel it
+        self.fc = maybe_sn(nn.Linear(in_dim, ch * s0 * s0, bias=cfg.g_norm == "none"), sn)
+        self.fc_post = nn.Sequential(norm2d(cfg.g_norm, ch), activation(cfg.g_act, cfg.leaky_slope))
+        blocks: list[nn.Module] = []
+        for i in range(n):
+            last = i == n - 1
+            out = c if last else ch // 2
+            blocks.append(maybe_sn(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=last or cfg.g_norm == "none"), sn))
+            if last:
+                blocks.append(activation(cfg.out_act, cfg.leaky_slope))
+            else:
+                blocks += [norm2d(cfg.g_norm, out), activation(cfg.g_act, cfg.leaky_slope)]
+            ch = out
+        self.blocks = nn.Sequential(*blocks)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("conditional generator needs labels y")
+            z = torch.cat([z, self.embed(y)], dim=1)
+        x = self.fc(z).view(z.shape[0], self.ch0, self.s0, self.s0)
+        return self.blocks(self.fc_post(x))
+
+
+class Discriminator(nn.Module):
+    def __init__(self, cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int):
+        super().__init__()
+        c, h, _ = img_shape
+        s0, n = _stages(h)
+        sn = cfg.d_spectral_norm
+        layers: list[nn.Module] = []
+        ch_in, ch = c, cfg.d_width
+        for i in range(n):
+            # DCGAN: no normalisation on the first layer, which sees raw pixels
+            layers.append(maybe_sn(nn.Conv2d(ch_in, ch, 4, 2, 1, bias=i == 0 or cfg.d_norm == "none"), sn))
+            if i > 0:
+                layers.append(norm2d(cfg.d_norm, ch))
+            layers.append(activation(cfg.d_act, cfg.leaky_slope))
+            if cfg.d_dropout > 0:
+                layers.append(nn.Dropout(cfg.d_dropout))
+            ch_in, ch = ch, ch * 2
+        if cfg.mbstd:
+            layers.append(MinibatchStd())
+            ch_in += 1
+        self.features = nn.Sequential(*layers)
+        feat = ch_in * s0 * s0
+        self.mbd = MinibatchDiscrimination(feat, cfg.minibatch_disc, cfg.minibatch_disc_dim) if cfg.minibatch_disc else None
+        if self.mbd is not None:
+            feat += cfg.minibatch_disc
+        self.out = maybe_sn(nn.Linear(feat, 1), sn)
+        self.embed = maybe_sn(nn.Embedding(num_classes, feat), sn) if cfg.conditional else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x).flatten(1)
+        if self.mbd is not None:
+            h = self.mbd(h)
+        logit = self.out(h).squeeze(1)
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("conditional discriminator needs labels y")
+            logit = logit + (self.embed(y) * h).sum(1)
+        return logit
+
+
+def _init(m: nn.Module) -> None:
+    # DCGAN's N(0, 0.02) initialisation; BN scales around 1
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        w = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+        nn.init.normal_(w, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+def build_dcgan(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:
+    G, D = Generator(cfg, img_shape, num_classes), Discriminator(cfg, img_shape, num_classes)
+    G.apply(_init)
+    D.apply(_init)
+    return G, D

@@ -1,0 +1,102 @@
+"""Building blocks the model files switch on and off from the config.
+
+maybe_sn                   spectral normalisation (Miyato et al. 2018) of a layer's weight
+MinibatchDiscrimination    Salimans et al. 2016: lets D see how similar a sample is to the
+                           rest of the batch, a signal against mode collapse
+MinibatchStd               Karras et al. 2018 (ProGAN): the same idea with no parameters,
+                           the average standard deviation of features across a group
+activation / norm2d        name -> module for model.*_act and model.*_norm
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from ..errors import GankitError
+
+
+def maybe_sn(module: nn.Module, on: bool) -> nn.Module:
+    """`module` with its weight spectrally normalised when `on` (one power iteration per
+    training forward; ConvTranspose is handled by torch along its output-channel dim)."""
+    return spectral_norm(module) if on else module
+
+
+class MinibatchDiscrimination(nn.Module):
+    """[N, A] -> [N, A + B]: for each of B kernels, how close each sample is to the others.
+
+    Each sample is projected to B vectors of size C (M = x T); o_b(i) = sum over j != i of
+    exp(-||M_i,b - M_j,b||_1).  A collapsed batch of identical samples gives o = N - 1,
+    a diverse one gives values near 0.
+    """
+
+    def __init__(self, in_features: int, num_kernels: int, kernel_dim: int = 5):
+        super().__init__()
+        self.in_features, self.num_kernels, self.kernel_dim = in_features, num_kernels, kernel_dim
+        # std 1/sqrt(A) keeps projections O(1) whatever A is; with N(0, 1) (the paper's
+        # Theano code) wide inputs give huge L1 distances, exp(-d) = 0 and no gradient.
+        self.T = nn.Parameter(torch.randn(in_features, num_kernels * kernel_dim) / math.sqrt(in_features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        n = x.shape[0]
+        m = (x @ self.T).view(n, self.num_kernels, self.kernel_dim)
+        dist = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(dim=3)  # [N, N, B]
+        # the j = i term is exp(0) = 1 for every sample: remove it
+        o = torch.exp(-dist).sum(dim=1) - 1.0
+        return torch.cat([x, o], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, num_kernels={self.num_kernels}, kernel_dim={self.kernel_dim}"
+
+
+class MinibatchStd(nn.Module):
+    """Append one feature: the mean over features of the std across a group of samples.
+
+    [N, C, H, W] -> [N, C + 1, H, W] (the value fills the new channel) or [N, F] -> [N, F + 1].
+    Groups of `group_size` samples (strided: sample i is in group i mod N/G); when N is
+    not divisible by group_size the whole batch is one group.  Identical samples give
+    sqrt(1e-8) = 1e-4, i.e. zero up to the epsilon that keeps the gradient finite.
+    """
+
+    def __init__(self, group_size: int = 4):
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        n = x.shape[0]
+        g = self.group_size if n % self.group_size == 0 else n
+        g = min(g, n)
+        y = x.reshape(g, n // g, *x.shape[1:]).float()
+        var = (y - y.mean(dim=0)).pow(2).mean(dim=0)  # [N/G, ...]
+        std = torch.sqrt(var + 1e-8).flatten(1).mean(dim=1)  # [N/G]
+        std = std.to(x.dtype).repeat(g)  # sample i gets its group's value, i mod N/G
+        feat = std.view(n, 1, *([1] * (x.dim() - 2))).expand(n, 1, *x.shape[2:])
+        return torch.cat([x, feat], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"group_size={self.group_size}"
+
+
+def activation(name: str, slope: float = 0.2) -> nn.Module:
+    """relu | leaky_relu (negative slope `slope`) | tanh | sigmoid."""
+    if name == "relu":
+        return nn.ReLU()
+    if name == "leaky_relu":
+        return nn.LeakyReLU(slope)
+    if name == "tanh":
+        return nn.Tanh()
+    if name == "sigmoid":
+        return nn.Sigmoid()
+    raise GankitError(f"unknown activation {name!r}; choose relu, leaky_relu, tanh or sigmoid")
+
+
+def norm2d(kind: str, channels: int) -> nn.Module:
+    """batch -> BatchNorm2d(channels); none -> Identity."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise GankitError(f"unknown normalisation {kind!r}; choose batch or none")

@@ -1,0 +1,22 @@
+"""The seed-system networks by CLI name: the tutorial GANs users arrive from, reproduced
+layer for layer.  Each builder follows the MODELS contract (see models/__init__.py) and is
+paired with a preset of the same tutorial (docs/presets.md).
+
+    model.name   preset         source
+    tf2-fashion  fashion-tf2    TF2 Keras Fashion-MNIST GAN
+    catdog       cifar-catdog   Keras CIFAR-10 cats-and-dogs GAN
+    vogue        fashion-vogue  "GANs in Vogue" Keras tutorial
+    mlp          mnist-study    PyTorch MNIST study of GAN losses (fully connected)
+"""
+
+from __future__ import annotations
+
+from .seed_keras import build_catdog, build_tf2_fashion, build_vogue
+from .seed_mlp import build_mlp
+
+SEED_MODELS = {
+    "tf2-fashion": build_tf2_fashion,
+    "catdog": build_catdog,
+    "vogue": build_vogue,
+    "mlp": build_mlp,
+}

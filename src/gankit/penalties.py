@@ -1,0 +1,54 @@
+"""Gradient penalties on the discriminator.
+
+gradient_penalty  WGAN-GP (Gulrajani et al. 2017): (||grad_x D(x_hat)||_2 - 1)^2 on random
+                  interpolates x_hat between real and fake, keeping D ~1-Lipschitz.
+r1_penalty        R1 (Mescheder et al. 2018): ||grad_x D(x)||^2 on real data, pushing D
+                  flat around the data; the caller scales it by gamma / 2.
+
+Both build the graph of the gradient (create_graph=True) so that the penalty itself can
+be back-propagated into D's weights.  The caller multiplies by the weight.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def _per_sample_sq_norm(grad: Tensor) -> Tensor:
+    return grad.reshape(grad.shape[0], -1).pow(2).sum(dim=1)
+
+
+def gradient_penalty(
+    D: nn.Module,
+    real: Tensor,
+    fake: Tensor,
+    y: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Mean over the batch of (||grad D(x_hat)||_2 - 1)^2, x_hat = a*real + (1-a)*fake, a~U(0,1).
+
+    D is called as D(x_hat) or D(x_hat, y).  `generator` (on real's device) makes the
+    interpolation coefficients reproducible.
+    """
+    n = real.shape[0]
+    shape = (n,) + (1,) * (real.dim() - 1)
+    alpha = torch.rand(shape, device=real.device, dtype=real.dtype, generator=generator)
+    x_hat = (alpha * real.detach() + (1.0 - alpha) * fake.detach()).requires_grad_(True)
+    out = D(x_hat) if y is None else D(x_hat, y)
+    # summing is fine: sample i's output depends only on x_hat[i] (no batch norm in a critic)
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    # eps inside the sqrt: the norm's gradient is undefined at exactly zero
+    norm = torch.sqrt(_per_sample_sq_norm(grad) + 1e-12)
+    return (norm - 1.0).pow(2).mean()
+
+
+def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
+    """Mean over the batch of ||grad_x D(x)||^2 at the real samples (unscaled).
+
+    `real` must have had requires_grad=True before D was applied to it.
+    """
+    if not real.requires_grad:
+        raise ValueError("r1_penalty: call real.requires_grad_(True) before computing D(real)")
+    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    return _per_sample_sq_norm(grad).mean()

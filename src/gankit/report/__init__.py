@@ -1,0 +1,1 @@
+"""Plots and the HTML report: pure functions of a run directory."""

@@ -1,0 +1,95 @@
+"""report.html: one self-contained page (images inlined) built from a run directory alone."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from ..config import Config
+from ..rundir import RunDir, read_jsonl
+from .plots import write_plots
+
+
+def _img(path: Path, alt: str, width: int | None = None) -> str:
+    if not path.is_file():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode()
+    w = f' width="{width}"' if width else ""
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"{w}>'
+
+
+def _config_rows(cfg: dict) -> str:
+    default = Config().to_dict()
+    rows = []
+    for section, values in cfg.items():
+        if not isinstance(values, dict):
+            rows.append((section, values, default.get(section)))
+            continue
+        for k, v in values.items():
+            rows.append((f"{section}.{k}", v, default.get(section, {}).get(k)))
+    return "".join(
+        f'<tr class="{"changed" if v != d else ""}"><td>{html.escape(k)}</td><td>{html.escape(json.dumps(v))}</td></tr>'
+        for k, v, d in rows
+    )
+
+
+def _metrics_table(metrics: dict) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{v:.4g}</td><td>{metrics.get('floor', {}).get(k, '') if isinstance(metrics.get('floor'), dict) else ''}</td></tr>"
+        for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    )
+    return f"<table><tr><th>metric</th><th>model</th><th>real-vs-real floor</th></tr>{rows}</table>"
+
+
+def build_report(run: RunDir) -> str:
+    cfg = json.loads(run.config_file.read_text())
+    stats = run.stats()
+    events = run.events()
+    last = stats[-1] if stats else {}
+    grids = [e for e in events if e.get("event") == "samples" and "fixed" in e]
+    warnings = [e for e in events if e.get("event") == "warning"]
+    title = f"gankit run {run.path.name}"
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p>preset <b>{html.escape(str(cfg.get('preset')))}</b> · dataset <b>{html.escape(cfg['data']['dataset'])}</b>"
+             f" · {last.get('step', 0)} steps · epoch {last.get('epoch', 0)} · {last.get('time', 0)} s"
+             f" · {last.get('img_per_s', 0)} img/s (last interval)</p>"]
+    if grids:
+        final = grids[-1]
+        parts.append(f"<h2>Samples after epoch {final['epoch']} (fixed noise)</h2>")
+        parts.append(_img(run.path / final["fixed"], "final samples", 420))
+        if "classes" in final:
+            parts.append("<h3>One row per class</h3>" + _img(run.path / final["classes"], "per-class samples", 420))
+    metrics_file = run.path / "metrics.json"
+    if metrics_file.is_file():
+        parts.append("<h2>Evaluation</h2>" + _metrics_table(json.loads(metrics_file.read_text())))
+    if warnings:
+        parts.append("<h2>Warnings</h2><ul>" + "".join(
+            f"<li>step {w.get('step')}: {html.escape(w.get('message', ''))}</li>" for w in warnings) + "</ul>")
+    parts.append("<h2>Curves</h2>")
+    for png in sorted(run.plots.glob("*.png")):
+        parts.append(_img(png, png.stem))
+    if grids:
+        parts.append("<h2>Samples over time</h2><div class='grids'>")
+        for g in grids:
+            parts.append(f"<figure>{_img(run.path / g['fixed'], 'epoch %s' % g['epoch'], 200)}"
+                         f"<figcaption>epoch {g['epoch']} · step {g['step']}</figcaption></figure>")
+        parts.append("</div>")
+    parts.append("<h2>Configuration</h2><p>Highlighted rows differ from the built-in defaults.</p>"
+                 f"<table>{_config_rows(cfg)}</table>")
+    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px}"
+             "tr.changed{background:#fff3c4}.grids{display:flex;flex-wrap:wrap;gap:8px}"
+             "figure{margin:0}figcaption{font-size:12px;text-align:center}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
+
+
+def write_report(run: RunDir) -> Path:
+    write_plots(run)
+    out = run.path / "report.html"
+    tmp = out.with_name(".report.html.tmp")
+    tmp.write_text(build_report(run))
+    tmp.replace(out)
+    return out

@@ -1,0 +1,57 @@
+"""Loss, accuracy and FID curves as PNGs, drawn from stats.jsonl alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers; must precede pyplot
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..rundir import RunDir, read_jsonl  # noqa: E402
+
+PANELS = {
+    "losses.png": ("Losses", {"d_loss_real": "D loss (real)", "d_loss_fake": "D loss (fake)", "g_loss": "G loss"}),
+    "accuracy.png": ("Discriminator accuracy", {"d_acc_real": "D acc on real", "d_acc_fake": "D acc on fake",
+                                                "g_fool_rate": "G fool rate"}),
+    "grad_norms.png": ("Gradient norms", {"grad_norm_d": "|grad D|", "grad_norm_g": "|grad G|"}),
+}
+
+
+def _panel(rows: list[dict], title: str, series: dict[str, str], out: Path, ylim=None) -> bool:
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
+    drawn = False
+    for key, label in series.items():
+        pts = [(r["epoch"], r[key]) for r in rows if key in r and r[key] is not None]
+        if pts:
+            ax.plot(*zip(*pts), label=label, linewidth=1.2)
+            drawn = True
+    if drawn:
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        if ylim:
+            ax.set_ylim(*ylim)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+        fig.tight_layout()
+        tmp = out.with_name(f".{out.name}.tmp.png")
+        fig.savefig(tmp)
+        tmp.replace(out)
+    plt.close(fig)
+    return drawn
+
+
+def write_plots(run: RunDir) -> list[Path]:
+    """(Re)draw every curve the run has data for; returns the files written."""
+    rows = run.stats()
+    run.plots.mkdir(exist_ok=True)
+    written = []
+    for name, (title, series) in PANELS.items():
+        ylim = (-0.02, 1.02) if name == "accuracy.png" else None
+        if _panel(rows, title, series, run.plots / name, ylim):
+            written.append(run.plots / name)
+    evals = read_jsonl(run.path / "evals.jsonl")
+    if evals and _panel(evals, "FID (evaluator features)", {"fid": "FID"}, run.plots / "fid.png"):
+        written.append(run.plots / "fid.png")
+    return written

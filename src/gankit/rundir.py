@@ -1,0 +1,183 @@
+"""The run directory: the unit of work, and the only input of generate/evaluate/report.
+
+    runs/0003-dcgan/
+      config.json           the full validated Config
+      stats.jsonl           one JSON row per log interval (append-only)
+      events.jsonl          warnings and milestones (collapse warnings, interrupts, resumes)
+      samples/              fixed-noise grids per epoch (fixed_e0005.png, classes_e0005.png)
+      plots/                loss / accuracy / FID curves (PNG)
+      tb/                   TensorBoard event files
+      checkpoints/          last.safetensors (+ best.safetensors when evaluating)
+      metrics.json          written by `gankit evaluate`
+      report.html           written at the end of training and by `gankit report`
+
+Run directories are numbered and never reused, so nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .checkpoint import load_state
+from .config import Config, from_dict
+from .errors import GankitError
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def stats_file(self) -> Path:
+        return self.path / "stats.jsonl"
+
+    @property
+    def events_file(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def samples(self) -> Path:
+        return self.path / "samples"
+
+    @property
+    def plots(self) -> Path:
+        return self.path / "plots"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / "last.safetensors"
+
+    def write_config(self, cfg: Config) -> None:
+        _atomic_write(self.config_file, cfg.to_json() + "\n")
+
+    def append(self, file: Path, row: dict[str, Any]) -> None:
+        with open(file, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def log_event(self, kind: str, **fields: Any) -> None:
+        self.append(self.events_file, {"event": kind, **fields})
+
+    def stats(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.stats_file)
+
+    def events(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.events_file)
+
+    def truncate_stats(self, step: int) -> None:
+        """Drop rows logged after `step` (work lost when a run died after its last checkpoint)."""
+        rows = [r for r in self.stats() if r.get("step", 0) <= step]
+        _atomic_write(self.stats_file, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a torn last line from a killed process; the rest is intact
+    return rows
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def create_run_dir(out: str | Path, name: str) -> RunDir:
+    """Make `out/NNNN-name` with the next free number; never reuses a directory."""
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    taken = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"(\d{4,})-", p.name))]
+    n = max(taken, default=0) + 1
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
+    while True:
+        path = root / f"{n:04d}-{safe}"
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:  # another process took this number
+            n += 1
+    run = RunDir(path)
+    for sub in (run.samples, run.plots, run.checkpoints):
+        sub.mkdir()
+    return run
+
+
+def open_run_dir(path: str | Path) -> RunDir:
+    run = RunDir(Path(path))
+    if not run.config_file.is_file():
+        raise GankitError(f"{path}: not a gankit run directory (no config.json)")
+    return run
+
+
+# ---------------------------------------------------------------------------------------
+# rebuilding models from a checkpoint alone
+
+
+@dataclass
+class LoadedRun:
+    run: RunDir
+    cfg: Config
+    G: nn.Module  # the generator to sample from (the EMA one when the run kept it)
+    D: nn.Module
+    step: int
+    state: dict[str, Any]  # the whole checkpoint (optimiser states etc.) for resume
+    class_names: list[str]
+
+
+def load_run(path: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> LoadedRun:
+    from .models import build_models
+
+    run = open_run_dir(path)
+    ckpt = Path(checkpoint) if checkpoint else run.last_checkpoint
+    if not ckpt.is_file():
+        raise GankitError(f"{path}: no checkpoint yet at {ckpt}; train longer or pass --checkpoint")
+    state = load_state(ckpt)
+    cfg = from_dict(state["config"])
+    shape = tuple(state["img_shape"])
+    class_names = list(state["class_names"])
+    G, D = build_models(cfg.model, shape, max(len(class_names), 1))
+    G.load_state_dict(state["G_ema"] if state.get("G_ema") else state["G"])
+    D.load_state_dict(state["D"])
+    G.to(device).eval()
+    D.to(device).eval()
+    return LoadedRun(run, cfg, G, D, int(state["step"]), state, class_names)
+
+
+def sample(G: nn.Module, n: int, seed: int, device: str = "cpu", classes: torch.Tensor | None = None,
+           batch: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """n images from G (float, data range) with reproducible noise; labels cycle when conditional."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, G.z_dim, generator=gen)
+    y = None
+    if G.conditional:
+        y = classes if classes is not None else torch.arange(n) % G.num_classes
+    out = []
+    with torch.no_grad():
+        for i in range(0, n, batch):
+            zb = z[i : i + batch].to(device)
+            yb = y[i : i + batch].to(device) if y is not None else None
+            out.append(G(zb, yb).cpu())
+    return torch.cat(out), y

@@ -1,0 +1,163 @@
+"""What the training loop writes: stats rows, progress bar, TensorBoard, sample grids.
+
+Kept out of train.py so the loop reads as the algorithm.  `Logger` averages per-step
+numbers over `train.log_every` steps and appends one row to stats.jsonl per interval;
+the same numbers go to TensorBoard and the progress bar.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from .config import Config
+from .errors import GankitError
+from .imageio import make_grid, save_grid, save_image, to_uint8
+from .rundir import RunDir
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise GankitError(f"train.device={name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise GankitError("train.device=cuda but this machine has no CUDA GPU; use train.device=cpu")
+    return dev
+
+
+# stats.jsonl columns averaged over a log interval, with their short names in the progress bar
+_AVERAGED = {
+    "d_loss_real": "d_real", "d_loss_fake": "d_fake", "d_loss": "d_total", "g_loss": "g_loss",
+    "d_acc_real": "acc_real", "d_acc_fake": "acc_fake", "g_fool_rate": "fool",
+}
+
+
+class Logger:
+    def __init__(self, run: RunDir, cfg: Config, total_steps: int, steps_per_epoch: int):
+        self.run, self.cfg = run, cfg
+        self.total_steps, self.steps_per_epoch = total_steps, steps_per_epoch
+        self.every = cfg.train.log_every
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.extra: dict[str, Any] = {}
+        self.images = 0
+        self.t_interval = time.perf_counter()
+        self.t0 = time.perf_counter()
+        self.images_total = 0
+        self.bar = None
+        self.writer = None
+        if cfg.train.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter  # slow import: only when used
+
+            self.writer = SummaryWriter(str(run.path / "tb"))
+
+    def due(self, step: int) -> bool:
+        """Whether the step being computed now (0-based) ends a log interval."""
+        return (step + 1) % self.every == 0
+
+    @staticmethod
+    def grad_norm(model: nn.Module) -> float:
+        grads = [p.grad.detach().flatten() for p in model.parameters() if p.grad is not None]
+        return float(torch.cat(grads).norm()) if grads else 0.0
+
+    def start_epoch(self, epoch: int, first_batch: int) -> None:
+        if self.cfg.train.progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.steps_per_epoch, initial=first_batch, desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}",
+                            leave=False, file=sys.stderr, dynamic_ncols=True, mininterval=1.0)
+
+    def step(self, step: int, batch: int, gn_d: float | None, gn_g: float | None, lr_g: float, lr_d: float,
+             **values: Any) -> None:
+        self.images += batch
+        self.images_total += batch
+        for key, v in values.items():
+            if v is None:
+                continue
+            self.sums[key] = self.sums.get(key, 0.0) + float(v.detach() if isinstance(v, torch.Tensor) else v)
+            self.counts[key] = self.counts.get(key, 0) + 1
+        if gn_d is not None:
+            self.extra["grad_norm_d"] = gn_d
+        if gn_g is not None:
+            self.extra["grad_norm_g"] = gn_g
+        if self.bar is not None:
+            self.bar.update(1)
+        if step % self.every == 0 or step == self.total_steps:
+            self._write(step, lr_g, lr_d)
+
+    def _write(self, step: int, lr_g: float, lr_d: float) -> None:
+        now = time.perf_counter()
+        row: dict[str, Any] = {"step": step, "epoch": round(step / self.steps_per_epoch, 4),
+                               "images_seen": step * self.cfg.train.batch_size}
+        for col, key in _AVERAGED.items():
+            if self.counts.get(key):
+                row[col] = round(self.sums[key] / self.counts[key], 5)
+        row.update({k: round(v, 5) for k, v in self.extra.items()})
+        row["lr_g"], row["lr_d"] = lr_g, lr_d
+        row["img_per_s"] = round(self.images / max(now - self.t_interval, 1e-9), 1)
+        row["time"] = round(now - self.t0, 2)
+        self.run.append(self.run.stats_file, row)
+        if self.writer is not None:
+            for k, v in row.items():
+                if k not in ("step",) and isinstance(v, (int, float)):
+                    self.writer.add_scalar(k, v, step)
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake") if k in row})
+        self.sums, self.counts, self.extra, self.images = {}, {}, {}, 0
+        self.t_interval = now
+
+    def end_epoch(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        from .report.plots import write_plots
+
+        write_plots(self.run)
+
+    def close(self, step: int) -> dict[str, Any]:
+        from .report.html import write_report
+
+        if self.writer is not None:
+            self.writer.close()
+        write_report(self.run)
+        elapsed = time.perf_counter() - self.t0
+        return {"step": step, "seconds": round(elapsed, 1),
+                "img_per_s": round(self.images_total / max(elapsed, 1e-9), 1), "run": str(self.run.path)}
+
+
+@torch.no_grad()
+def save_samples(run: RunDir, G: nn.Module, z: torch.Tensor, y: torch.Tensor | None, cfg: Config,
+                 step: int, epoch: int, class_names: list[str], writer=None) -> None:
+    """The fixed-noise grid (and, for conditional models, one row per class) for this epoch."""
+    was_training = G.training
+    G.eval()
+    rng = cfg.data.range
+    imgs = to_uint8(G(z, y).cpu(), rng)
+    nrow = int(math.ceil(math.sqrt(imgs.shape[0])))
+    grid = make_grid(imgs, nrow)
+    files = {"fixed": f"samples/fixed_e{epoch:04d}.png"}
+    save_image(grid, run.path / files["fixed"])
+    if writer is not None:
+        writer.add_image("samples", grid, step, dataformats="HWC")
+    if cfg.model.conditional:
+        k = max(len(class_names), 1)
+        per = 10
+        gen = torch.Generator().manual_seed(cfg.train.seed + 3)
+        zc = torch.randn(per, cfg.model.z_dim, generator=gen).repeat(k, 1).to(z.device)
+        yc = torch.arange(k).repeat_interleave(per).to(z.device)
+        files["classes"] = f"samples/classes_e{epoch:04d}.png"
+        save_grid(to_uint8(G(zc, yc), rng), run.path / files["classes"], nrow=per)
+    G.train(was_training)
+    run.log_event("samples", step=step, epoch=epoch, **files)

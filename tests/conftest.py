@@ -1,0 +1,34 @@
+"""Shared fixtures: where the real datasets are, and an isolated gankit cache per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# the project's datasets for tests live beside the repository (../shared/datasets)
+SHARED = Path(os.environ.get("GANKIT_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))
+FASHION_SYSTEM = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture
+def shared_datasets() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"real test datasets not present at {SHARED}")
+    return SHARED
+
+
+@pytest.fixture
+def fashion_dir() -> Path:
+    if not (FASHION_SYSTEM / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("Debian package dataset-fashion-mnist not installed")
+    return FASHION_SYSTEM
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    # never read or write the user's real cache, never pick up their data dir
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("GANKIT_DATA", raising=False)

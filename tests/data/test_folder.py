@@ -1,0 +1,150 @@
+"""Folders and zips of images: layout rules, conversions, skipped files, the real cat/dog zip."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gankit.config import DataConfig
+from gankit.data import load_dataset
+from gankit.data.folder import load_folder_images
+from gankit.errors import GankitError
+
+CATDOG = Path("/work/shared/datasets/cifar10-catdog.zip")
+
+
+def png(value, size=(4, 4), mode="L") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, value).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def make_tree(root: Path, files: dict[str, bytes]) -> Path:
+    for rel, data in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    return root
+
+
+def make_zip(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for rel, data in files.items():
+            zf.writestr(rel, data)
+    return path
+
+
+def test_class_folders_sorted_and_interleaved(tmp_path):
+    src = make_tree(tmp_path / "d", {"b/1.png": png(11), "b/2.png": png(12), "b/3.png": png(13),
+                                     "a/x/1.png": png(1)})  # nested files belong to their top folder
+    data = load_folder_images(src)
+    assert data.class_names == ["a", "b"]
+    assert data.labels.tolist() == [0, 1, 1, 1]  # round-robin: a1 b1, then b's rest
+    assert data.images[:, 0, 0, 0].tolist() == [1, 11, 12, 13]
+    assert data.images.shape == (4, 1, 4, 4) and data.name == "folder:d"
+
+
+def test_images_in_root_are_unlabelled(tmp_path):
+    src = make_tree(tmp_path / "d", {"1.png": png(5), "2.png": png(6)})
+    data = load_folder_images(src)
+    assert data.class_names == [] and data.labels.tolist() == [0, 0]
+
+
+def test_unreadable_files_one_counted_warning_or_strict_error(tmp_path):
+    src = make_tree(tmp_path / "d", {"a/ok.png": png(1), "a/bad.jpg": b"\xff\xd8 not really", "a/notes.txt": b"hi",
+                                     "a/.hidden.png": b"junk", "b/ok.png": png(2)})
+    with pytest.warns(UserWarning, match=r"skipped 2 unreadable files \(first: a/bad.jpg") as rec:
+        data = load_folder_images(src)
+    assert len([w for w in rec if "unreadable" in str(w.message)]) == 1
+    # round-robin over a/{bad.jpg, notes.txt, ok.png} and b/{ok.png}: a/bad, b/ok, a/notes, a/ok
+    assert data.labels.tolist() == [1, 0] and data.images[:, 0, 0, 0].tolist() == [2, 1]
+    with pytest.raises(GankitError, match="a/bad.jpg .*data.strict=false"):
+        load_folder_images(src, strict=True)
+
+
+def test_zip_wrapper_macosx_and_split(tmp_path):
+    files = {"pets/train/cat/1.png": png(1), "pets/train/dog/1.png": png(2), "pets/train/dog/2.png": png(3),
+             "pets/test/cat/1.png": png(4), "pets/test/dog/1.png": png(5),
+             "__MACOSX/pets/train/cat/._1.png": b"resource fork", "pets/.DS_Store": b"x"}
+    z = make_zip(tmp_path / "pets.zip", files)
+    train = load_folder_images(z, split="train")
+    assert train.class_names == ["cat", "dog"] and train.labels.tolist() == [0, 1, 1]
+    assert train.images[:, 0, 0, 0].tolist() == [1, 2, 3] and train.name == "folder:pets.zip/train"
+    test = load_dataset(DataConfig(dataset="folder", path=str(z), split="test", classes=["dog"]))
+    assert test.labels.tolist() == [1] and test.images[0, 0, 0, 0] == 5
+
+
+def test_missing_split_dir(tmp_path):
+    src = make_tree(tmp_path / "d", {"train/a/1.png": png(1)})
+    with pytest.raises(GankitError, match="has train/ but no test/"):
+        load_folder_images(src, split="test")
+
+
+def test_single_class_folder_is_a_class_not_a_wrapper(tmp_path):
+    data = load_folder_images(make_tree(tmp_path / "d", {"cat/1.png": png(1)}))
+    assert data.class_names == ["cat"]
+
+
+def test_sizes_must_match_without_resolution(tmp_path):
+    src = make_tree(tmp_path / "d", {"1.png": png(1, (4, 4)), "2.png": png(2, (6, 2))})
+    with pytest.raises(GankitError, match="differ in size .*2.png is 6x2.*data.resolution"):
+        load_folder_images(src)
+    data = load_folder_images(src, resolution=2)
+    assert data.images.shape == (2, 1, 2, 2)
+
+
+def test_resize_crops_the_centre(tmp_path):
+    # 6 wide x 2 high: columns 0,0 | 255,255 | 0,0 -> the centre 2x2 square is all 255
+    arr = np.zeros((2, 6), np.uint8)
+    arr[:, 2:4] = 255
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    data = load_folder_images(make_tree(tmp_path / "d", {"x.png": buf.getvalue()}), resolution=2)
+    assert data.images.flatten().tolist() == [255] * 4
+
+
+def test_channel_inference_and_conversion(tmp_path):
+    gray = make_tree(tmp_path / "g", {"1.png": png(7), "2.png": png(9)})
+    assert load_folder_images(gray).images.shape[1] == 1
+    mixed = make_tree(tmp_path / "m", {"1.png": png(7), "2.png": png((255, 0, 0), mode="RGB")})
+    data = load_folder_images(mixed)
+    assert data.images.shape[1] == 3
+    assert data.images[0, :, 0, 0].tolist() == [7, 7, 7] and data.images[1, :, 0, 0].tolist() == [255, 0, 0]
+    # to gray: Pillow's luma, (255*19595 + 32768) >> 16 = 76 for pure red
+    assert load_folder_images(mixed, channels=1).images[:, 0, 0, 0].tolist() == [7, 76]
+
+
+def test_limit_stops_decoding_and_keeps_the_mix(tmp_path):
+    src = make_tree(tmp_path / "d", {f"{c}/{i}.png": png(i) for c in "ab" for i in range(3)})
+    data = load_folder_images(src, limit=4)
+    assert data.labels.tolist() == [0, 1, 0, 1]
+
+
+def test_missing_path_and_not_a_zip(tmp_path):
+    with pytest.raises(GankitError, match="no such folder or .zip"):
+        load_folder_images(tmp_path / "nope")
+    (tmp_path / "f.zip").write_bytes(b"not a zip")
+    with pytest.raises(GankitError, match="not a folder or a readable .zip"):
+        load_folder_images(tmp_path / "f.zip")
+
+
+@pytest.mark.skipif(not CATDOG.exists(), reason="cifar10-catdog.zip not present")
+def test_real_catdog_zip_train_split():
+    data = load_dataset(DataConfig(dataset="folder", path=str(CATDOG), split="train", classes=["cat", "dog"]))
+    assert data.images.shape == (10000, 3, 32, 32) and data.images.dtype == torch.uint8
+    assert data.class_names == ["cat", "dog"] and torch.bincount(data.labels).tolist() == [5000, 5000]
+    assert data.labels[:4].tolist() == [0, 1, 0, 1]
+    assert 60 < data.images.float().mean() < 200  # real photos, not blank decodes
+
+
+def test_loose_files_beside_class_folders_are_ignored_with_a_warning(tmp_path):
+    src = make_tree(tmp_path / "d", {"a/1.png": png(1), "stray.png": png(2), "readme.txt": b"x"})
+    with pytest.warns(UserWarning, match="ignored 2 files outside the class folders"):
+        data = load_folder_images(src)
+    assert data.class_names == ["a"] and data.images[:, 0, 0, 0].tolist() == [1]

@@ -1,0 +1,67 @@
+"""DCGAN shapes, ranges and switches at 28, 32 and 64 pixels."""
+
+import pytest
+import torch
+from torch import nn
+
+from gankit.config import ModelConfig
+from gankit.errors import GankitError
+from gankit.models import MODELS
+from gankit.models.dcgan import build_dcgan
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 64, 64)])
+def test_shapes_and_output_range(shape):
+    G, D = build_dcgan(ModelConfig(g_width=8, d_width=8), shape, 1)
+    x = G(torch.randn(6, 100))
+    assert x.shape == (6, *shape)
+    assert x.min() >= -1 and x.max() <= 1
+    assert D(x).shape == (6,)
+
+
+def test_default_28px_layout():
+    G, D = build_dcgan(ModelConfig(), (1, 28, 28), 1)
+    convs = [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]
+    # 7x7x128 -> 14x14x64 -> 28x28x1
+    assert [(m.in_channels, m.out_channels) for m in convs] == [(128, 64), (64, 1)]
+    assert G.fc.out_features == 128 * 7 * 7
+    dconvs = [m for m in D.modules() if isinstance(m, nn.Conv2d)]
+    assert [(m.in_channels, m.out_channels) for m in dconvs] == [(1, 64), (64, 128)]
+    assert D.out.in_features == 128 * 7 * 7
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())  # d_norm=none default
+
+
+def test_conditional_uses_labels_and_projection():
+    cfg = ModelConfig(g_width=8, d_width=8, conditional=True)
+    G, D = build_dcgan(cfg, (1, 28, 28), 10)
+    z = torch.randn(4, 100)
+    a = G(z, torch.zeros(4, dtype=torch.long))
+    b = G(z, torch.full((4,), 3, dtype=torch.long))
+    assert not torch.allclose(a, b)
+    with torch.no_grad():
+        D.embed.weight.normal_()
+    assert not torch.allclose(D(a, torch.zeros(4, dtype=torch.long)), D(a, torch.ones(4, dtype=torch.long)))
+    with pytest.raises(ValueError):
+        G(z)
+
+
+def test_switches_change_the_network():
+    cfg = ModelConfig(g_width=8, d_width=8, d_dropout=0.3, d_norm="batch", mbstd=True, minibatch_disc=4,
+                      d_spectral_norm=True, g_norm="none", g_act="leaky_relu")
+    G, D = build_dcgan(cfg, (1, 28, 28), 1)
+    assert any(isinstance(m, nn.Dropout) and m.p == 0.3 for m in D.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in G.modules())
+    assert D.out.in_features == (16 + 1) * 7 * 7 + 4  # mbstd channel, then B minibatch features
+    assert hasattr(D.out, "parametrizations")
+    assert any(isinstance(m, nn.LeakyReLU) for m in G.modules())
+    assert D(G(torch.randn(4, 100))).shape == (4,)
+
+
+def test_unsupported_size_is_a_clear_error():
+    with pytest.raises(GankitError, match="resolution"):
+        build_dcgan(ModelConfig(), (1, 30, 30), 1)
+
+
+def test_registry_holds_dcgan():
+    assert MODELS["dcgan"] is build_dcgan

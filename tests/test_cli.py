@@ -1,0 +1,42 @@
+"""The command line: listing commands, one-line errors with exit code 2."""
+
+import pytest
+
+from gankit.cli import main
+from gankit.config import preset_names
+
+
+def test_presets_lists_every_preset_with_a_description(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out] == preset_names()
+    assert all(len(line.split(maxsplit=1)) == 2 for line in out)
+
+
+def test_options_lists_every_key_with_default_and_meaning(capsys):
+    from gankit.config import field_types
+
+    assert main(["options"]) == 0
+    out = capsys.readouterr().out
+    for key in field_types():
+        if "." in key:
+            line = next(l for l in out.splitlines() if l.strip().startswith(key + " "))
+            assert len(line.split()) >= 4, f"{key} has no meaning: {line!r}"
+    assert "hinge" in out and "wgan-gp" in out
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["train", "--preset", "nope"], "unknown preset"),
+    (["train", "--set", "train.epochs=0"], "train.epochs"),
+    (["train", "--config", "/no/such.toml"], "no such file"),
+    (["generate", "/no/such/run", "--grid", "x.png"], "not a gankit run directory"),
+    (["report", "/no/such/run"], "not a gankit run directory"),
+    (["train", "--resume", "/no/such/run"], "not a gankit run directory"),
+    (["data", "show", "/no/such/folder"], "not a dataset"),
+])
+def test_errors_are_one_line_with_exit_code_2(argv, fragment, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gankit: error:") and "\n" not in err
+    assert fragment in err

@@ -1,0 +1,122 @@
+"""End to end on a few hundred real Fashion-MNIST images with a tiny model: train, the run
+directory's contents, interrupt + resume, generate from the run."""
+
+import json
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gankit.checkpoint import load_state
+from gankit.cli import main
+from gankit.config import build_config
+from gankit.rundir import create_run_dir, load_run
+from gankit.train import train
+
+TINY = ["data.limit=256", "model.g_width=8", "model.d_width=8", "train.batch_size=32",
+        "train.log_every=2", "train.progress=false"]
+
+
+@pytest.fixture
+def tiny_run(tmp_path, fashion_dir):
+    cfg = build_config(sets=TINY + ["train.epochs=2"])
+    run = create_run_dir(tmp_path / "runs", "smoke")
+    run.write_config(cfg)
+    summary = train(cfg, run, data_dir=str(fashion_dir))
+    return run, summary
+
+
+def test_run_directory_holds_everything(tiny_run):
+    run, summary = tiny_run
+    assert summary["step"] == 2 * (256 // 32) and not summary["interrupted"]
+    rows = run.stats()
+    assert [r["step"] for r in rows] == list(range(2, 17, 2))
+    for col in ("epoch", "images_seen", "d_loss_real", "d_loss_fake", "g_loss", "d_acc_real", "d_acc_fake",
+                "g_fool_rate", "img_per_s", "grad_norm_d", "grad_norm_g"):
+        assert col in rows[-1], col
+    assert all(0.0 <= r["d_acc_real"] <= 1.0 for r in rows)
+    assert rows[-1]["images_seen"] == 16 * 32
+    grids = sorted(p.name for p in run.samples.iterdir())
+    assert grids == ["fixed_e0001.png", "fixed_e0002.png"]
+    w, h = Image.open(run.samples / "fixed_e0002.png").size
+    assert w >= 8 * 28 and h >= 8 * 28  # the 64-image fixed grid is 8 x 8
+    for name in ("losses.png", "accuracy.png"):
+        assert (run.plots / name).stat().st_size > 1000
+    assert any(p.name.startswith("events.out.tfevents") for p in (run.path / "tb").iterdir())
+    html = (run.path / "report.html").read_text()
+    assert "data:image/png;base64" in html and "Samples over time" in html
+    state = load_state(run.last_checkpoint)
+    assert state["step"] == 16 and state["config"] == json.loads(run.config_file.read_text())
+
+
+def test_generate_rebuilds_the_model_from_the_checkpoint_alone(tiny_run, tmp_path):
+    run, _ = tiny_run
+    npz = tmp_path / "s.npz"
+    assert main(["generate", str(run.path), "--n", "10", "--npz", str(npz), "--seed", "3"]) == 0
+    a = np.load(npz)["images"]
+    assert a.shape == (10, 28, 28, 1) and a.dtype == np.uint8
+    assert main(["generate", str(run.path), "--n", "10", "--npz", str(npz), "--seed", "3"]) == 0
+    assert np.array_equal(a, np.load(npz)["images"])  # same seed, same images
+    grid = tmp_path / "g.png"
+    assert main(["generate", str(run.path), "--n", "16", "--grid", str(grid)]) == 0
+    assert Image.open(grid).size[0] > 4 * 28
+    out = tmp_path / "pngs"
+    assert main(["generate", str(run.path), "--n", "3", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["000000.png", "000001.png", "000002.png"]
+
+
+def test_interrupt_then_resume_reaches_the_same_step_and_keeps_logs(tmp_path, fashion_dir):
+    cfg = build_config(sets=TINY + ["train.epochs=3"])
+    run = create_run_dir(tmp_path / "runs", "resume")
+    run.write_config(cfg)
+    # a SIGINT shortly after training starts: the loop finishes its step, saves, returns
+    timer = threading.Timer(2.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        first = train(cfg, run, data_dir=str(fashion_dir))
+    finally:
+        timer.cancel()
+    if not first["interrupted"]:
+        pytest.skip("the machine was too fast to interrupt mid-run")
+    stopped = first["step"]
+    assert 0 < stopped < 24
+    assert load_state(run.last_checkpoint)["step"] == stopped
+    rows_before = run.stats()
+    assert main(["train", "--resume", str(run.path)]) == 0
+    assert load_state(run.last_checkpoint)["step"] == 24
+    rows = run.stats()
+    assert rows[: len(rows_before)] == rows_before  # earlier logs kept as they were
+    steps = [r["step"] for r in rows]
+    assert steps == sorted(set(steps)) and steps[-1] == 24
+    assert any(e["event"] == "resume" for e in run.events())
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, fashion_dir):
+    sets = TINY + ["data.limit=128", "train.epochs=2", "train.checkpoint_every=1", "train.tensorboard=false"]
+    cfg = build_config(sets=sets)
+    whole = create_run_dir(tmp_path / "r", "whole")
+    whole.write_config(cfg)
+    train(cfg, whole, data_dir=str(fashion_dir))
+    half_cfg = build_config(sets=sets[:-2] + ["train.epochs=1", "train.tensorboard=false"])
+    part = create_run_dir(tmp_path / "r", "part")
+    part.write_config(half_cfg)
+    train(half_cfg, part, data_dir=str(fashion_dir))
+    half_cfg.train.epochs = 2
+    part.write_config(half_cfg)
+    train(half_cfg, part, data_dir=str(fashion_dir), resume=True)
+    a, b = load_run(whole.path), load_run(part.path)
+    for k, v in a.G.state_dict().items():
+        assert torch.equal(v, b.G.state_dict()[k]), k
+
+
+def test_cli_train_dry_run_and_errors(capsys, tmp_path):
+    assert main(["train", "--dry-run", "--set", "train.batch_size=16"]) == 0
+    assert json.loads(capsys.readouterr().out)["train"]["batch_size"] == 16
+    assert main(["train", "--set", "loss.name=nope", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gankit: error:") and "\n" not in err and "loss.name" in err
+    assert not any(tmp_path.iterdir())  # a rejected config creates no run directory
