@@ -32,3 +32,6 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     # never read or write the user's real cache, never pick up their data dir
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.delenv("GANKIT_DATA", raising=False)
+    # nothing in the test suite may reach the internet: mirrors point at a closed local port
+    for ds in ("FASHION_MNIST", "MNIST", "CIFAR10"):
+        monkeypatch.setenv(f"GANKIT_MIRROR_{ds}", "http://127.0.0.1:9/")

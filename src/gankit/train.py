@@ -21,6 +21,7 @@ from .config import Config
 from .data import ImageData, load_dataset
 from .ema import EMA, recompute_bn_stats
 from .errors import GankitError
+from .evaluate import TrainingMonitor
 from .losses import LOSSES, accuracy, generator_loss
 from .models import build_models
 from .optim import make_optimizers, make_schedulers
@@ -91,6 +92,8 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
     fixed_y = (torch.arange(t.grid_size) % num_classes).to(device) if cfg.model.conditional else None
     images_u8, labels_all = data.images, data.labels
 
+    monitor = TrainingMonitor(cfg, run, data, data_dir, total_steps)  # before the RNG state is restored below
+
     step = 0
     if resume:
         state = load_state(run.last_checkpoint)
@@ -122,15 +125,19 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
     def sampler_G() -> torch.nn.Module:
         if ema is None:
             return G
-        # EMA weights with BN statistics copied from the raw G give washed-out samples
-        recompute_bn_stats(ema.model, lambda k: _noise(k), n_batches=8, batch_size=t.batch_size)
-        return ema.model
+        # EMA weights with BN statistics copied from the raw G give washed-out samples.
+        # The re-estimation draws from its own generator so the training RNG stream (and
+        # with it bit-identical resume) does not depend on when samples were taken.
+        bn_gen = torch.Generator().manual_seed(t.seed + 5)
 
-    def _noise(k: int):
-        z = torch.randn(k, cfg.model.z_dim, device=device)
-        if cfg.model.conditional:
-            return z, torch.randint(0, num_classes, (k,), device=device)
-        return (z,)
+        def noise(k: int):
+            z = torch.randn(k, cfg.model.z_dim, generator=bn_gen).to(device)
+            if cfg.model.conditional:
+                return z, torch.randint(0, num_classes, (k,), generator=bn_gen).to(device)
+            return (z,)
+
+        recompute_bn_stats(ema.model, noise, n_batches=8, batch_size=t.batch_size)
+        return ema.model
 
     log = Logger(run, cfg, total_steps, steps_per_epoch)
     G.train()
@@ -195,6 +202,10 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
                 log.step(step, bs, d_real=d_real, d_fake=d_fake, d_total=d_total, g_loss=g_loss,
                          acc_real=acc_real, acc_fake=acc_fake, fool=fool, gn_d=gn_d, gn_g=gn_g,
                          lr_g=opt_g.param_groups[0]["lr"], lr_d=opt_d.param_groups[0]["lr"])
+                if log.last_row is not None:  # a stats row was just written
+                    for message in monitor.observe(step, log.last_row, fake.detach()):
+                        log.warn(step, message)
+
                 bad = "D" if not torch.isfinite(d_total.detach()) else (
                     "G" if g_loss is not None and not torch.isfinite(g_loss.detach()) else None)
                 if bad:
@@ -211,6 +222,11 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
                              data.class_names, log.writer)
                 if Gs is not G:
                     Gs.eval()
+            # evaluate
+            if epoch_done and t.eval_every and (epoch + 1) % t.eval_every == 0:
+                fid = monitor.evaluate(sampler_G(), step, step / steps_per_epoch, device)
+                if monitor.is_best(fid):
+                    checkpoint("best")
             # checkpoint
             if (epoch_done and (epoch + 1) % t.checkpoint_every == 0) or finished or interrupt.requested:
                 checkpoint()

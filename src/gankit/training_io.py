@@ -58,6 +58,7 @@ class Logger:
         self.images_total = 0
         self.bar = None
         self.writer = None
+        self.last_row: dict[str, Any] | None = None  # the row written by the latest step(), else None
         if cfg.train.tensorboard:
             from torch.utils.tensorboard import SummaryWriter  # slow import: only when used
 
@@ -94,10 +95,11 @@ class Logger:
             self.extra["grad_norm_g"] = gn_g
         if self.bar is not None:
             self.bar.update(1)
+        self.last_row = None
         if step % self.every == 0 or step == self.total_steps:
-            self._write(step, lr_g, lr_d)
+            self.last_row = self._write(step, lr_g, lr_d)
 
-    def _write(self, step: int, lr_g: float, lr_d: float) -> None:
+    def _write(self, step: int, lr_g: float, lr_d: float) -> dict[str, Any]:
         now = time.perf_counter()
         row: dict[str, Any] = {"step": step, "epoch": round(step / self.steps_per_epoch, 4),
                                "images_seen": step * self.cfg.train.batch_size}
@@ -117,6 +119,16 @@ class Logger:
             self.bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake") if k in row})
         self.sums, self.counts, self.extra, self.images = {}, {}, {}, 0
         self.t_interval = now
+        return row
+
+    def warn(self, step: int, message: str) -> None:
+        """A training-health warning: events.jsonl (shown in the report) and the terminal."""
+        self.run.log_event("warning", step=step, message=message)
+        text = f"warning: {message}"
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
 
     def end_epoch(self) -> None:
         if self.bar is not None:
