@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     q = esub.add_parser("train", help="train an evaluator classifier deterministically")
     q.add_argument("dataset")
     q.add_argument("--data-dir")
-    q.add_argument("--out", help="folder for weights + card (default: the package's metrics/weights)")
+    q.add_argument("--out", help="folder for weights + card (default: the gankit cache, where evaluate finds it)")
     q.add_argument("--epochs", type=int)
     q.add_argument("--seed", type=int, default=0)
     return ap
@@ -187,9 +187,13 @@ def cmd_data(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluator(a: argparse.Namespace) -> int:
+    from .data import cache_root
     from .metrics.evaluator_train import train_evaluator
 
-    card = train_evaluator(a.dataset, data_dir=a.data_dir, out_dir=a.out, epochs=a.epochs, seed=a.seed)
+    # the user cache is searched by the evaluator lookup; the shipped weights are refreshed
+    # only on request (--out src/gankit/metrics/weights)
+    out = a.out or str(cache_root() / "evaluators")
+    card = train_evaluator(a.dataset, data_dir=a.data_dir, out_dir=out, epochs=a.epochs or 0, seed=a.seed)
     print(json.dumps(card, indent=2))
     return 0
 

@@ -88,14 +88,14 @@ class TrainConfig:
     n_critic: int = 1  # D steps per G step
     ema: bool = False  # keep an exponential moving average of G for sampling
     ema_decay: float = 0.999  # EMA weight of the previous average per G step
-    ema_start: int = 0  # step at which averaging starts (before: EMA copies G)
+    ema_start: int = 0  # step (batch) at which averaging starts (before: EMA copies G)
     diffaugment: list[str] = field(default_factory=list)  # color, translation, cutout
     log_every: int = 50  # steps between stats.jsonl rows
     sample_every: int = 1  # epochs between fixed-noise grids
     checkpoint_every: int = 1  # epochs between checkpoints
     eval_every: int = 0  # epochs between quick evaluations; 0 = off
     eval_n: int = 2000  # samples per quick evaluation
-    max_steps: int = 0  # stop after this many G steps; 0 = run all epochs
+    max_steps: int = 0  # stop after this many steps (batches, i.e. D steps); 0 = run all epochs
     grid_size: int = 64  # images in a sample grid
     progress: bool = True  # progress bar on stderr
     tensorboard: bool = True  # write TensorBoard event files to RUN/tb

@@ -143,7 +143,7 @@ class Logger:
 
         if self.writer is not None:
             self.writer.close()
-        write_report(self.run)
+        write_report(self.run, refresh_plots=False)  # end_epoch() has just drawn them
         elapsed = time.perf_counter() - self.t0
         return {"step": step, "seconds": round(elapsed, 1),
                 "img_per_s": round(self.images_total / max(elapsed, 1e-9), 1), "run": str(self.run.path)}

@@ -17,7 +17,8 @@ def metrics_cache(tmp_path_factory) -> str:
 
 
 # the same place tests/conftest.py uses: ../shared/datasets beside the repository
-SHARED = Path(os.environ.get("GANKIT_SHARED_DATASETS", Path(__file__).resolve().parents[2].parent / "shared" / "datasets"))
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("GANKIT_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))
 
 
 @pytest.fixture(autouse=True)

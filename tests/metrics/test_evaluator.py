@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gankit.metrics.evaluator import EvalNet, Evaluator, evaluator_for, evaluator_key, file_sha256
+from gankit.errors import GankitError
+from gankit.metrics.evaluator import (EvalNet, Evaluator, evaluator_for, evaluator_key, file_sha256,
+                                       load_evaluator, save_evaluator)
 from gankit.metrics.evaluator_train import _augment, accuracy
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "src" / "gankit" / "metrics" / "weights"
@@ -75,3 +77,19 @@ def test_augment_shifts_by_at_most_two_pixels():
     pos = (out[:, 0] == 1.0).nonzero()[:, 1:]
     assert out.shape == x.shape and len(pos) == 64
     assert (pos - 4).abs().max() <= 2 and len({tuple(p.tolist()) for p in pos}) > 5
+
+
+def test_saved_file_is_reproducible_and_a_mismatched_sha_is_refused(tmp_path):
+    torch.manual_seed(0)
+    net = EvalNet(1, 8, 3, [4])
+    sha1 = save_evaluator(net, tmp_path / "a.safetensors", {"key": "t"})
+    sha2 = save_evaluator(net, tmp_path / "b.safetensors", {"key": "t"})
+    assert sha1 == sha2 == file_sha256(tmp_path / "a.safetensors")
+    c = {"key": "t", "sha256": sha1, "class_names": ["x", "y", "z"], "arch": net.arch}
+    (tmp_path / "a.json").write_text(json.dumps(c))
+    ev = load_evaluator(tmp_path / "a.safetensors", tmp_path / "a.json")
+    x = torch.randint(0, 256, (5, 1, 8, 8), dtype=torch.uint8)
+    assert torch.equal(ev.embed(x)[1], net.eval()(ev.prepare(x))[1])
+    (tmp_path / "a.json").write_text(json.dumps({**c, "sha256": "0" * 64}))
+    with pytest.raises(GankitError, match="does not match its card"):
+        load_evaluator(tmp_path / "a.safetensors", tmp_path / "a.json")

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .manifold import mean_pairwise_distance
+from .reference import subset_indices
 
 COVERAGE_HINT = ("try: (1) --set model.mbstd=true or model.minibatch_disc=100 so D can see a batch lacks "
                  "variety, (2) --set loss.name=wgan-gp (or lower optim.g_lr) so G is not pushed onto one mode")
@@ -46,7 +47,8 @@ def _as_u8(x: Tensor) -> Tensor:
 class CollapseMonitor:
     """update(step, d_acc_real, d_acc_fake, g_loss, fake) -> list of new warning strings.
 
-    `fake`: uint8 images [B,C,H,W], float images in [-1,1], or precomputed features [B,D].
+    `fake`: uint8 images [B,C,H,W] (best), float images in [-1,1] (a tanh generator's output;
+    convert sigmoid [0,1] output to uint8 first), or precomputed features [B,D].
     `stats` holds the latest signal values for logging.
     """
 
@@ -57,7 +59,8 @@ class CollapseMonitor:
         self.d_acc_level = d_acc_level
         self.g_loss_rise = g_loss_rise
         self.diversity_fraction = diversity_fraction
-        real = real_u8[:512]
+        # a fixed random sample: datasets stored class by class would skew the first rows
+        real = real_u8[subset_indices(real_u8.shape[0], 512, seed=0)]
         feats, logits = self._embed(real)
         self.real_diversity = mean_pairwise_distance(feats)
         self.class_names = list(evaluator.class_names) if evaluator is not None else []

@@ -69,6 +69,26 @@ def _embedders(dataset_key: str, real, with_inception: bool) -> tuple[list, list
     return embedders, notes
 
 
+def load_test_split(data_cfg, data_dir=None):
+    """The test split with the run's own data options (classes, channels, size), or None.
+
+    None when the dataset has no test split here (e.g. a plain image folder); the floor then
+    uses a disjoint part of the training split.
+    """
+    import dataclasses
+
+    from ..data import load_dataset
+
+    if data_cfg.split == "test":
+        return None  # trained on the test split: there is no unseen real split to compare with
+    try:
+        test = load_dataset(dataclasses.replace(data_cfg, split="test", limit=0), data_dir)
+    except GankitError:
+        return None
+    # a folder without train/ and test/ sub-folders returns the same images for either split
+    return test if test.name.endswith("/test") else None
+
+
 def evaluate_samples(fake_u8: Tensor, dataset_key: str, real, *, n: int = 10000, device="cpu",
                      kid_subsets: int = 100, with_inception: bool = False, test=None, seed: int = 0) -> dict:
     """All metrics of generated uint8 images [N,C,H,W] vs the training data `real` (ImageData).
@@ -81,11 +101,14 @@ def evaluate_samples(fake_u8: Tensor, dataset_key: str, real, *, n: int = 10000,
     t0 = time.time()
     fake_u8 = fake_u8[:n]
     if fake_u8.dtype != torch.uint8 or fake_u8.dim() != 4:
-        raise GankitError(f"evaluate_samples: expected uint8 images [N,C,H,W], got {fake_u8.dtype} {tuple(fake_u8.shape)}")
+        raise GankitError(f"evaluate_samples: expected uint8 images [N,C,H,W], "
+                          f"got {fake_u8.dtype} {tuple(fake_u8.shape)}")
     n_fake = int(fake_u8.shape[0])
     if n_fake < 10:
         raise GankitError(f"evaluate_samples: {n_fake} samples are too few for any metric; use n >= 100")
     embedders, notes = _embedders(dataset_key, real, with_inception)
+    if test is not None and test.name == real.name:
+        test = None  # the same images twice would make a meaningless floor
     out: dict = {"n": n_fake, "floor_kind": "train subset vs test split" if test is not None
                  else "train subset vs a disjoint train subset (no test split given)"}
     for prefix, emb in embedders:

@@ -109,8 +109,11 @@ def file_sha256(path: Path) -> str:
 
 def save_evaluator(net: EvalNet, path: Path, metadata: dict[str, str]) -> str:
     """Write the weights as safetensors (architecture in the metadata); returns the file's sha256."""
-    meta = {"arch": json.dumps(net.arch), **metadata}
+    # one metadata entry: safetensors writes several in hash-map order, which differs between
+    # processes and would make the file's sha256 (recorded in the card) irreproducible
+    meta = {"gankit": json.dumps({"arch": net.arch, **metadata}, sort_keys=True)}
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path), metadata=meta)
+    Path(path).chmod(0o644)  # safetensors writes 0600; shipped package data must be world-readable
     return file_sha256(path)
 
 

@@ -43,7 +43,10 @@ def reference_key(name: str, split: str, extractor_sha: str, images: Tensor) -> 
     return f"{_slug(name)}-{_slug(split)}-{extractor_sha[:12]}-{content_hash(images)[:12]}"
 
 
-def cached_embedding(key: str, images: Tensor, embed: Callable[[Tensor], tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+Embed = Callable[[Tensor], tuple[Tensor, Tensor]]
+
+
+def cached_embedding(key: str, images: Tensor, embed: Embed) -> tuple[Tensor, Tensor]:
     """(features, logits) of `images`, computed with `embed` once and then read from the cache."""
     path = reference_dir() / f"{key}.safetensors"
     if path.is_file():

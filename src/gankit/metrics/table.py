@@ -51,7 +51,8 @@ def _section(metrics: dict, prefix: str, title: str) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [title]
     for j, r in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        lines.append("  ".join(cells).rstrip())
         if j == 0:
             lines.append("  ".join("-" * w for w in widths))
     return lines

@@ -86,8 +86,9 @@ def build_report(run: RunDir) -> str:
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
 
 
-def write_report(run: RunDir) -> Path:
-    write_plots(run)
+def write_report(run: RunDir, refresh_plots: bool = True) -> Path:
+    if refresh_plots:
+        write_plots(run)
     out = run.path / "report.html"
     tmp = out.with_name(".report.html.tmp")
     tmp.write_text(build_report(run))

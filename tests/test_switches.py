@@ -1,0 +1,92 @@
+"""Every technique switch trains on the default DCGAN and on a seed preset (fashion-tf2),
+and has the effect it claims in the run's outputs."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gankit.checkpoint import load_state
+from gankit.config import DataConfig, build_config
+from gankit.data import load_dataset
+from gankit.rundir import create_run_dir, load_run
+from gankit.train import train
+
+BASE = ["train.max_steps=2", "train.batch_size=16", "train.progress=false", "train.tensorboard=false",
+        "train.log_every=1"]
+TINY = {"dcgan": ["model.g_width=8", "model.d_width=8"], "fashion-tf2": ["model.g_width=16", "model.d_width=8"]}
+
+SWITCHES = {
+    "bce": ["loss.name=bce"],
+    "hinge": ["loss.name=hinge"],
+    "wgan-gp": ["loss.name=wgan-gp", "loss.gp_weight=10", "train.n_critic=2"],
+    "lsgan": ["loss.name=lsgan"],
+    "r1": ["loss.r1_gamma=1.0"],
+    "sgd": ["optim.name=sgd", "optim.momentum=0.9"],
+    "rmsprop": ["optim.name=rmsprop"],
+    "ttur+decay": ["optim.g_lr=1e-4", "optim.d_lr=4e-4", "optim.lr_decay=linear"],
+    "smoothing": ["loss.real_label=0.9"],
+    "label-noise": ["loss.label_noise=0.15"],
+    "label-flip": ["loss.label_flip=0.05"],
+    "swap": ["loss.swap_labels=true"],
+    "instance-noise": ["loss.instance_noise=0.1"],
+    "bn-d": ["model.d_norm=batch"],
+    "no-bn-g": ["model.g_norm=none"],
+    "dropout": ["model.d_dropout=0.3"],
+    "sn": ["model.d_spectral_norm=true", "model.g_spectral_norm=true"],
+    "mbd": ["model.minibatch_disc=8", "model.minibatch_disc_dim=3"],
+    "mbstd": ["model.mbstd=true"],
+    "activations": ["model.g_act=leaky_relu", "model.d_act=relu", "model.leaky_slope=0.1"],
+    "diffaugment": ["train.diffaugment=color,translation,cutout"],
+    "ema": ["train.ema=true", "train.ema_decay=0.9", "train.ema_start=1"],
+    "conditional": ["model.conditional=true"],
+}
+
+
+@pytest.fixture(scope="module")
+def small_fashion():
+    from tests.conftest import FASHION_SYSTEM
+
+    if not (FASHION_SYSTEM / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("Debian package dataset-fashion-mnist not installed")
+    return load_dataset(DataConfig(limit=64), str(FASHION_SYSTEM))
+
+
+@pytest.mark.parametrize("preset", ["dcgan", "fashion-tf2"])
+@pytest.mark.parametrize("switch", list(SWITCHES))
+def test_switch_trains(preset, switch, small_fashion, tmp_path):
+    cfg = build_config(preset=preset, sets=BASE + TINY[preset] + SWITCHES[switch])
+    run = create_run_dir(tmp_path, switch)
+    run.write_config(cfg)
+    summary = train(cfg, run, data=small_fashion)
+    assert summary["step"] == 2
+    rows = run.stats()
+    assert all(math.isfinite(r["d_loss"]) for r in rows)
+    g_rows = [r for r in rows if "g_loss" in r]
+    assert g_rows and all(math.isfinite(r["g_loss"]) for r in g_rows)
+    state = load_state(run.last_checkpoint)
+    loaded = load_run(run.path)
+    if switch == "ttur+decay":
+        # 2 G steps of a linear decay over 2 steps: halfway after the first, 0 after the last
+        assert rows[0]["lr_g"] == pytest.approx(1e-4 / 2) and rows[0]["lr_d"] == pytest.approx(4e-4 / 2)
+        assert rows[-1]["lr_g"] == pytest.approx(0.0)
+    if switch == "wgan-gp":
+        assert len(g_rows) == 1  # n_critic=2: a G step every second D step
+    if switch == "sgd":
+        assert isinstance(state["opt_G"]["param_groups"][0]["momentum"], float)
+        assert state["opt_G"]["param_groups"][0]["momentum"] == 0.9
+    if switch == "ema":
+        assert state["G_ema"] and any(not torch.equal(state["G_ema"][k], state["G"][k])
+                                      for k in state["G"] if state["G"][k].is_floating_point())
+    if switch == "sn":
+        assert any(hasattr(m, "parametrizations") for m in loaded.D.modules())
+    if switch == "dropout":
+        assert [m.p for m in loaded.D.modules() if isinstance(m, nn.Dropout)] and \
+            all(m.p == 0.3 for m in loaded.D.modules() if isinstance(m, nn.Dropout))
+    if switch == "bn-d":
+        assert any(isinstance(m, nn.BatchNorm2d) for m in loaded.D.modules())
+    if switch == "no-bn-g":
+        assert not any(isinstance(m, nn.BatchNorm2d) for m in loaded.G.modules())
+    if switch == "conditional":
+        assert loaded.G.conditional and any(p.name.startswith("classes_") for p in run.samples.iterdir())
