@@ -120,3 +120,34 @@ def test_cli_train_dry_run_and_errors(capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert err.startswith("gankit: error:") and "\n" not in err and "loss.name" in err
     assert not any(tmp_path.iterdir())  # a rejected config creates no run directory
+
+
+@pytest.fixture
+def reference_cache(tmp_path_factory, monkeypatch):
+    # embedding the 70,000 real reference images is the slow part of an evaluation: pay once
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path_factory.getbasetemp() / "shared-reference-cache"))
+
+
+def test_evaluate_writes_metrics_and_the_report_shows_them(tiny_run, reference_cache, capsys):
+    run, _ = tiny_run
+    assert main(["evaluate", str(run.path), "--n", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "FID" in out and "real-vs-real floor" in out
+    m = json.loads((run.path / "metrics.json").read_text())
+    assert m["n"] == 200 and m["fid"] > m["floor_fid"] >= 0  # an 8-channel 16-step G is far from real data
+    assert 0 <= m["precision"] <= 1 and m["step"] == 16
+    assert "Evaluation" in (run.path / "report.html").read_text()
+
+
+def test_periodic_evaluation_keeps_the_best_checkpoint(tmp_path, fashion_dir, reference_cache):
+    cfg = build_config(sets=TINY + ["train.epochs=2", "train.eval_every=1", "train.eval_n=100",
+                                    "train.tensorboard=false"])
+    run = create_run_dir(tmp_path / "runs", "evals")
+    run.write_config(cfg)
+    train(cfg, run, data_dir=str(fashion_dir))
+    evals = [json.loads(line) for line in (run.path / "evals.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in evals] == [1.0, 2.0] and all(e["fid"] > 0 for e in evals)
+    best = load_state(run.checkpoints / "best.safetensors")
+    best_step = min(evals, key=lambda e: e["fid"])["step"]
+    assert best["step"] == best_step
+    assert (run.plots / "fid.png").is_file()
