@@ -3,7 +3,7 @@ VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 GANKIT  := $(VENV)/bin/gankit
-EPOCHS  ?= 5
+EPOCHS  ?=
 OUT     ?= runs
 
 .PHONY: setup data run test test-slow bench clean
@@ -26,7 +26,7 @@ data:
 	else echo "no root apt-get: gankit will download Fashion-MNIST into its cache on first use"; fi
 
 run: setup data
-	$(GANKIT) train --epochs $(EPOCHS) --out $(OUT)
+	$(GANKIT) train $(if $(EPOCHS),--epochs $(EPOCHS)) --out $(OUT)
 
 test: setup data
 	$(PY) -m pytest -q

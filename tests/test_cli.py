@@ -40,3 +40,16 @@ def test_errors_are_one_line_with_exit_code_2(argv, fragment, capsys, tmp_path, 
     err = capsys.readouterr().err.strip()
     assert err.startswith("gankit: error:") and "\n" not in err
     assert fragment in err
+
+
+def test_data_show_writes_a_grid_and_counts_per_class(shared_datasets, tmp_path, capsys):
+    out = tmp_path / "catdog.png"
+    zip_path = shared_datasets / "cifar10-catdog.zip"
+    assert main(["data", "show", str(zip_path), "--set", "data.split=test", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "cat: 1000" in text and "dog: 1000" in text
+    assert out.stat().st_size > 1000
+    assert main(["data", "show", "mnist", "--data-dir", str(shared_datasets / "mnist"),
+                 "--set", "split=test", "--out", str(out)]) == 0
+    counts = capsys.readouterr().out
+    assert "10000 images" in counts and "1: 1135" in counts  # the MNIST test split has 1135 ones

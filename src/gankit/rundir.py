@@ -16,6 +16,7 @@ Run directories are numbered and never reused, so nothing is overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -106,23 +107,33 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def create_run_dir(out: str | Path, name: str) -> RunDir:
-    """Make `out/NNNN-name` with the next free number; never reuses a directory."""
+    """Make `out/NNNN-name` with the next free number; never reuses a directory or a number."""
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
-    taken = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"(\d{4,})-", p.name))]
-    n = max(taken, default=0) + 1
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
-    while True:
-        path = root / f"{n:04d}-{safe}"
-        try:
-            path.mkdir()
-            break
-        except FileExistsError:  # another process took this number
-            n += 1
+    with _exclusive(root / ".lock"):  # runs started at the same moment must not share a number
+        taken = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"(\d{4,})-", p.name))]
+        path = root / f"{max(taken, default=0) + 1:04d}-{safe}"
+        path.mkdir()
     run = RunDir(path)
     for sub in (run.samples, run.plots, run.checkpoints):
         sub.mkdir()
     return run
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path):
+    with open(lock_path, "a") as f:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; numbering is then best effort
+            yield
+            return
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def open_run_dir(path: str | Path) -> RunDir:
