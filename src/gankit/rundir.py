@@ -8,6 +8,7 @@
       plots/                loss / accuracy / FID curves (PNG)
       tb/                   TensorBoard event files
       checkpoints/          last.safetensors (+ best.safetensors when evaluating)
+      evals.jsonl           periodic evaluations during training (train.eval_every)
       metrics.json          written by `gankit evaluate`
       report.html           written at the end of training and by `gankit report`
 
