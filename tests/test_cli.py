@@ -53,3 +53,11 @@ def test_data_show_writes_a_grid_and_counts_per_class(shared_datasets, tmp_path,
                  "--set", "split=test", "--out", str(out)]) == 0
     counts = capsys.readouterr().out
     assert "10000 images" in counts and "1: 1135" in counts  # the MNIST test split has 1135 ones
+
+
+def test_missing_data_fails_before_creating_a_run_directory(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    argv = ["train", "--out", str(runs), "--set", "data.dataset=folder", "--set", f"data.path={tmp_path / 'nope'}"]
+    assert main(argv) == 2
+    assert "nope" in capsys.readouterr().err
+    assert not runs.exists() or not any(runs.iterdir())

@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_train(a: argparse.Namespace) -> int:
     from .config import build_config, from_dict, set_value, validate
+    from .data import load_dataset
     from .rundir import create_run_dir, open_run_dir
     from .train import train
 
@@ -108,10 +109,13 @@ def cmd_train(a: argparse.Namespace) -> int:
         if a.dry_run:
             print(cfg.to_json())
             return 0
+    # data problems surface before a run directory exists, so a failed start leaves nothing
+    data = load_dataset(cfg.data, a.data_dir)
+    if not a.resume:
         run = create_run_dir(a.out, a.name or cfg.preset)
         run.write_config(cfg)
     print(f"run directory: {run.path}", file=sys.stderr)
-    summary = train(cfg, run, data_dir=a.data_dir, resume=bool(a.resume))
+    summary = train(cfg, run, data_dir=a.data_dir, resume=bool(a.resume), data=data)
     state = "interrupted, saved" if summary["interrupted"] else "done"
     print(f"{state}: {summary['step']} steps in {summary['seconds']} s ({summary['img_per_s']} img/s)")
     print(f"samples: {run.samples}  report: {run.path / 'report.html'}")

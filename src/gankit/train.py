@@ -112,6 +112,8 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
         run.log_event("resume", step=step)
 
     def checkpoint(tag: str = "last") -> None:
+        if ema is not None:
+            sampler_G()  # store the EMA G with BN statistics that fit its weights
         state = {
             "config": cfg.to_dict(), "step": step, "img_shape": list(img_shape),
             "class_names": list(data.class_names), "G": G.state_dict(), "D": D.state_dict(),
