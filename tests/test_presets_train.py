@@ -15,7 +15,7 @@ QUICK = ["train.max_steps=2", "train.progress=false", "train.tensorboard=false",
 def _data_args(preset, fashion, shared):
     """(extra --set items, data_dir) pointing each preset at real data present here."""
     if preset == "cifar-catdog":
-        return [f"data.dataset=folder", f"data.path={shared / 'cifar10-catdog.zip'}", "data.limit=64"], None
+        return ["data.dataset=folder", f"data.path={shared / 'cifar10-catdog.zip'}", "data.limit=64"], None
     if preset == "mnist-study":
         return ["data.split=test", "data.limit=256"], str(shared / "mnist")
     return ["data.limit=256"], str(fashion)

@@ -164,7 +164,7 @@ def cmd_options(a: argparse.Namespace) -> int:
 
 
 def cmd_data(a: argparse.Namespace) -> int:
-    from .config import DataConfig, Config, set_value, validate
+    from .config import Config, set_value, validate
     from .data import DATASETS, load_dataset
     from .data.show import show_dataset
 
@@ -179,7 +179,6 @@ def cmd_data(a: argparse.Namespace) -> int:
         k, _, v = item.partition("=")
         key = k.strip() if k.strip().startswith("data.") else f"data.{k.strip()}"
         set_value(cfg, key, v.strip())
-    cfg.data.range = DataConfig().range
     validate(cfg)
     data = load_dataset(cfg.data, a.data_dir)
     counts = show_dataset(data, Path(a.out), n=a.n)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import signal
-import time
 from dataclasses import dataclass, field
 
 import torch

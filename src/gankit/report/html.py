@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from ..config import Config
-from ..rundir import RunDir, read_jsonl
+from ..rundir import RunDir
 from .plots import write_plots
 
 
