@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 
 import torch
 from torch import nn
@@ -19,7 +18,7 @@ from .config import Config
 from .data import ImageData, load_dataset
 from .imageio import to_uint8
 from .metrics import CollapseMonitor, evaluate_samples, evaluator_for, format_table, load_test_split
-from .rundir import RunDir, load_run, sample
+from .rundir import RunDir, atomic_write, load_run, sample
 
 
 def reference_data(cfg: Config, data_dir: str | None) -> ImageData:
@@ -47,9 +46,7 @@ def evaluate_run(run_dir: str, n: int = 10000, checkpoint: str | None = None, se
     metrics.update({"step": loaded.step, "checkpoint": str(checkpoint or loaded.run.last_checkpoint),
                     "sampler": "ema" if loaded.state.get("G_ema") else "G"})
     out = loaded.run.path / "metrics.json"
-    tmp = out.with_name(".metrics.json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    os.replace(tmp, out)
+    atomic_write(out, json.dumps(metrics, indent=2) + "\n")
     from .report.html import write_report
 
     write_report(loaded.run)

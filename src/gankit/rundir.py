@@ -66,7 +66,7 @@ class RunDir:
         return self.checkpoints / "last.safetensors"
 
     def write_config(self, cfg: Config) -> None:
-        _atomic_write(self.config_file, cfg.to_json() + "\n")
+        atomic_write(self.config_file, cfg.to_json() + "\n")
 
     def append(self, file: Path, row: dict[str, Any]) -> None:
         with open(file, "a") as f:
@@ -84,7 +84,7 @@ class RunDir:
     def truncate_stats(self, step: int) -> None:
         """Drop rows logged after `step` (work lost when a run died after its last checkpoint)."""
         rows = [r for r in self.stats() if r.get("step", 0) <= step]
-        _atomic_write(self.stats_file, "".join(json.dumps(r) + "\n" for r in rows))
+        atomic_write(self.stats_file, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -101,7 +101,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
+    """Write text to path via a temporary file and a rename: readers never see half a file."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(text)
     os.replace(tmp, path)

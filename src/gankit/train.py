@@ -123,9 +123,13 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
         }
         save_state(state, run.checkpoints / f"{tag}.safetensors")
 
+    bn_fresh_at = [-1]  # step whose EMA weights the BN statistics were last estimated for
+
     def sampler_G() -> torch.nn.Module:
         if ema is None:
             return G
+        if bn_fresh_at[0] == step:  # samples, evaluation and checkpoint at one step share it
+            return ema.model
         # EMA weights with BN statistics copied from the raw G give washed-out samples.
         # The re-estimation draws from its own generator so the training RNG stream (and
         # with it bit-identical resume) does not depend on when samples were taken.
@@ -138,6 +142,7 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
             return (z,)
 
         recompute_bn_stats(ema.model, noise, n_batches=8, batch_size=t.batch_size)
+        bn_fresh_at[0] = step
         return ema.model
 
     log = Logger(run, cfg, total_steps, steps_per_epoch)
@@ -218,11 +223,8 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
             finished = step >= total_steps
             # samples
             if (epoch_done and (epoch + 1) % t.sample_every == 0) or finished or interrupt.requested:
-                Gs = sampler_G()
-                save_samples(run, Gs, fixed_z, fixed_y, cfg, step, epoch + (1 if epoch_done else 0),
+                save_samples(run, sampler_G(), fixed_z, fixed_y, cfg, step, epoch + (1 if epoch_done else 0),
                              data.class_names, log.writer)
-                if Gs is not G:
-                    Gs.eval()
             # evaluate
             if epoch_done and t.eval_every and (epoch + 1) % t.eval_every == 0:
                 fid = monitor.evaluate(sampler_G(), step, step / steps_per_epoch, device)

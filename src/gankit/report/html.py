@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from ..config import Config
-from ..rundir import RunDir
+from ..rundir import RunDir, atomic_write
 from .plots import write_plots
 
 
@@ -90,7 +90,5 @@ def write_report(run: RunDir, refresh_plots: bool = True) -> Path:
     if refresh_plots:
         write_plots(run)
     out = run.path / "report.html"
-    tmp = out.with_name(".report.html.tmp")
-    tmp.write_text(build_report(run))
-    tmp.replace(out)
+    atomic_write(out, build_report(run))
     return out
