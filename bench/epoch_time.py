@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from gankit.config import build_config, preset_names
+from gankit.configure import build_config, preset_names
 from gankit.data import load_dataset
 from gankit.rundir import create_run_dir
 from gankit.train import train

@@ -15,7 +15,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from gankit.config import build_config
+from gankit.configure import build_config
 from gankit.data import load_dataset
 from gankit.imageio import to_float
 from gankit.models import build_models

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from gankit.config import Config, apply_dict, build_config, field_types, from_dict, set_value, validate
+from gankit.config import Config, apply_dict, field_types, from_dict, set_value
+from gankit.configure import build_config, validate
 from gankit.errors import GankitError
 
 

@@ -3,7 +3,7 @@ hyperparameters (as stated in the issue that asked for them)."""
 
 import pytest
 
-from gankit.config import build_config, preset_dict, preset_names
+from gankit.configure import build_config, preset_dict, preset_names
 from gankit.data import DATASETS
 from gankit.errors import GankitError
 from gankit.models import MODELS
@@ -11,7 +11,7 @@ from gankit.models import MODELS
 SECTIONS = {"data", "model", "loss", "optim", "train"}
 
 
-def test_the_seed_presets_ship():
+def test_the_tutorial_presets_ship():
     assert {"fashion-tf2", "cifar-catdog", "fashion-vogue", "mnist-study"} <= set(preset_names())
 
 
@@ -48,7 +48,7 @@ STATED = [
 
 
 @pytest.mark.parametrize("name, key, value", STATED)
-def test_seed_presets_hold_the_stated_hyperparameters(name, key, value):
+def test_tutorial_presets_hold_the_stated_hyperparameters(name, key, value):
     cfg = build_config(preset=name)
     section, field = key.split(".")
     assert getattr(getattr(cfg, section), field) == value

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gankit.cli import main
-from gankit.config import build_config
+from gankit.configure import build_config
 from gankit.rundir import create_run_dir, load_run
 from gankit.train import train
 

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from gankit.cli import main
-from gankit.config import build_config
+from gankit.configure import build_config
 from gankit.rundir import create_run_dir
 from gankit.train import train
 

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from gankit.checkpoint import load_state
-from gankit.config import DataConfig, build_config
+from gankit.config import DataConfig
+from gankit.configure import build_config
 from gankit.data import load_dataset
 from gankit.rundir import create_run_dir, load_run
 from gankit.train import train

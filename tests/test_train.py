@@ -13,7 +13,7 @@ from PIL import Image
 
 from gankit.checkpoint import load_state
 from gankit.cli import main
-from gankit.config import build_config
+from gankit.configure import build_config
 from gankit.rundir import create_run_dir, load_run
 from gankit.train import train
 

@@ -83,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from .config import build_config, from_dict, set_value, validate
+    from .config import from_dict, set_value
+    from .configure import build_config, validate
     from .data import load_dataset
     from .rundir import create_run_dir, open_run_dir
     from .train import train
@@ -132,7 +133,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from .evaluate import evaluate_run
+    from .run_eval import evaluate_run
 
     print(evaluate_run(a.run, n=a.n, checkpoint=a.checkpoint, seed=a.seed, data_dir=a.data_dir))
     return 0
@@ -147,7 +148,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 def cmd_presets(a: argparse.Namespace) -> int:
-    from .config import preset_dict, preset_names
+    from .configure import preset_dict, preset_names
 
     names = preset_names()
     width = max(map(len, names))
@@ -164,7 +165,8 @@ def cmd_options(a: argparse.Namespace) -> int:
 
 
 def cmd_data(a: argparse.Namespace) -> int:
-    from .config import Config, set_value, validate
+    from .config import Config, set_value
+    from .configure import validate
     from .data import DATASETS, load_dataset
     from .data.show import show_dataset
 

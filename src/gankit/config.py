@@ -4,17 +4,17 @@ A `Config` is the complete description of a run.  It is written as `config.json`
 every run directory and inside every checkpoint, so `generate`, `evaluate` and `--resume`
 rebuild exactly what was trained.  Every field is reachable by a dotted key
 (`train.batch_size`, `loss.name`), which is what `--set`, preset files and sweeps use.
+
+This module depends on nothing else in gankit but its errors: presets, config files and
+validation against the registries live in configure.py, which imports everything else.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 import typing
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from .errors import GankitError
@@ -228,61 +228,3 @@ def parse_set(item: str) -> tuple[str, str]:
         raise GankitError(f"--set {item!r}: expected key=value, e.g. --set train.batch_size=64")
     k, v = item.split("=", 1)
     return k.strip(), v.strip()
-
-
-# ---------------------------------------------------------------------------------------
-# presets: one TOML file per preset, shipped inside the package
-
-
-def preset_names() -> list[str]:
-    files = resources.files("gankit") / "presets"
-    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
-
-
-def _read_toml(text: str, where: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise GankitError(f"{where}: not valid TOML ({e})") from None
-
-
-def preset_dict(name: str) -> dict[str, Any]:
-    if name not in preset_names():
-        raise GankitError(f"unknown preset {name!r}; choose one of: {', '.join(preset_names())}")
-    text = (resources.files("gankit") / "presets" / f"{name}.toml").read_text()
-    return _read_toml(text, f"preset {name}")
-
-
-def load_preset(name: str) -> Config:
-    cfg = apply_dict(Config(), preset_dict(name), f"preset {name}")
-    cfg.preset = name
-    return cfg
-
-
-def build_config(
-    preset: str | None = None,
-    config_file: str | None = None,
-    sets: list[str] | None = None,
-) -> Config:
-    """Preset (default 'dcgan'), then a config file, then --set overrides; validated."""
-    cfg = load_preset(preset or "dcgan")
-    if config_file:
-        p = Path(config_file)
-        if not p.is_file():
-            raise GankitError(f"--config {config_file}: no such file")
-        text = p.read_text()
-        d = json.loads(text) if p.suffix == ".json" else _read_toml(text, str(p))
-        if "preset" in d and not preset and d["preset"] != cfg.preset:
-            cfg = load_preset(str(d["preset"]))
-        apply_dict(cfg, d, str(p))
-    for item in sets or []:
-        set_value(cfg, *parse_set(item))
-    validate(cfg)
-    return cfg
-
-
-def validate(cfg: Config) -> Config:
-    """Reject impossible or incompatible settings with a reason (see validation.py)."""
-    from .validation import check
-
-    return check(cfg)

@@ -11,7 +11,8 @@ import inspect
 import json
 import re
 
-from .config import Config, field_types, load_preset
+from .config import Config, field_types
+from .configure import load_preset
 
 
 def field_help() -> dict[str, str]:

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import labels
+from . import targets as labels
 from .augment import diff_augment
 from .checkpoint import load_state, save_state
 from .config import Config
 from .data import ImageData, load_dataset
 from .ema import EMA, recompute_bn_stats
 from .errors import GankitError
-from .evaluate import TrainingMonitor
+from .run_eval import TrainingMonitor
 from .losses import LOSSES, accuracy, generator_loss
 from .models import build_models
 from .optim import make_optimizers, make_schedulers

@@ -13,9 +13,6 @@ from .losses import LOSSES
 from .models import MODELS
 from .optim import OPTIMIZERS
 
-
-
-
 def check(cfg: Config) -> Config:
     def bad(msg: str) -> None:
         raise GankitError(f"invalid config: {msg}")

@@ -14,11 +14,11 @@ from torch import nn
 
 from ..config import ModelConfig
 from .dcgan import build_dcgan
-from .seed_nets import SEED_MODELS
+from .tutorial_nets import TUTORIAL_MODELS
 
 Builder = Callable[[ModelConfig, tuple[int, int, int], int], tuple[nn.Module, nn.Module]]
 
-MODELS: dict[str, Builder] = {"dcgan": build_dcgan, **SEED_MODELS}
+MODELS: dict[str, Builder] = {"dcgan": build_dcgan, **TUTORIAL_MODELS}
 
 
 def build_models(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:

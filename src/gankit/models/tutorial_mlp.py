@@ -13,7 +13,7 @@ import math
 from torch import nn
 
 from ..config import ModelConfig
-from .seed_common import (
+from .tutorial_common import (
     EMBED_DIM,
     SeedDiscriminator,
     SeedGenerator,

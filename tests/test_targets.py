@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from gankit.labels import d_targets, instance_noise_std
+from gankit.targets import d_targets, instance_noise_std
 
 N = 100_000
 

@@ -10,12 +10,12 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from gankit.config import load_preset
+from gankit.configure import load_preset
 from gankit.errors import GankitError
 from gankit.models import MODELS, build_models
 from gankit.models.layers import MinibatchDiscrimination, MinibatchStd
-from gankit.models.seed_common import EMBED_DIM
-from gankit.models.seed_nets import SEED_MODELS
+from gankit.models.tutorial_common import EMBED_DIM
+from gankit.models.tutorial_nets import TUTORIAL_MODELS
 
 SHAPES = {"fashion-tf2": (1, 28, 28), "cifar-catdog": (3, 32, 32), "fashion-vogue": (1, 28, 28), "mnist-study": (1, 28, 28)}
 WEIGHTED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
@@ -134,8 +134,8 @@ EXPECTED = {
 
 
 def test_registry_and_presets_agree():
-    assert set(SEED_MODELS) <= set(MODELS)
-    assert {load_preset(p).model.name for p in SHAPES} == set(SEED_MODELS)
+    assert set(TUTORIAL_MODELS) <= set(MODELS)
+    assert {load_preset(p).model.name for p in SHAPES} == set(TUTORIAL_MODELS)
 
 
 @pytest.mark.parametrize("preset", list(SHAPES))

@@ -11,10 +11,10 @@ paired with a preset of the same tutorial (docs/presets.md).
 
 from __future__ import annotations
 
-from .seed_keras import build_catdog, build_tf2_fashion, build_vogue
-from .seed_mlp import build_mlp
+from .tutorial_keras import build_catdog, build_tf2_fashion, build_vogue
+from .tutorial_mlp import build_mlp
 
-SEED_MODELS = {
+TUTORIAL_MODELS = {
     "tf2-fashion": build_tf2_fashion,
     "catdog": build_catdog,
     "vogue": build_vogue,

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..errors import GankitError
-from .seed_common import (
+from .tutorial_common import (
     SeedDiscriminator,
     SeedGenerator,
     check_conditional,

@@ -1,0 +1,71 @@
+"""A validated Config from a preset, a config file and --set overrides.
+
+    build_config(preset, config_file, sets) -> Config   (validated: see validation.py)
+
+Presets are TOML files shipped in gankit/presets/.  This module sits above config.py (the
+dataclasses) and validation.py (checks against the registries), so config.py itself
+imports nothing from the rest of gankit and there is no import cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .config import Config, apply_dict, parse_set, set_value
+from .errors import GankitError
+from .validation import check as validate
+
+__all__ = ["build_config", "load_preset", "preset_dict", "preset_names", "read_toml", "validate"]
+
+
+
+
+def preset_names() -> list[str]:
+    files = resources.files("gankit") / "presets"
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
+
+
+def read_toml(text: str, where: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise GankitError(f"{where}: not valid TOML ({e})") from None
+
+
+def preset_dict(name: str) -> dict[str, Any]:
+    if name not in preset_names():
+        raise GankitError(f"unknown preset {name!r}; choose one of: {', '.join(preset_names())}")
+    text = (resources.files("gankit") / "presets" / f"{name}.toml").read_text()
+    return read_toml(text, f"preset {name}")
+
+
+def load_preset(name: str) -> Config:
+    cfg = apply_dict(Config(), preset_dict(name), f"preset {name}")
+    cfg.preset = name
+    return cfg
+
+
+def build_config(
+    preset: str | None = None,
+    config_file: str | None = None,
+    sets: list[str] | None = None,
+) -> Config:
+    """Preset (default 'dcgan'), then a config file, then --set overrides; validated."""
+    cfg = load_preset(preset or "dcgan")
+    if config_file:
+        p = Path(config_file)
+        if not p.is_file():
+            raise GankitError(f"--config {config_file}: no such file")
+        text = p.read_text()
+        d = json.loads(text) if p.suffix == ".json" else read_toml(text, str(p))
+        if "preset" in d and not preset and d["preset"] != cfg.preset:
+            cfg = load_preset(str(d["preset"]))
+        apply_dict(cfg, d, str(p))
+    for item in sets or []:
+        set_value(cfg, *parse_set(item))
+    validate(cfg)
+    return cfg
