@@ -39,7 +39,9 @@ def test_bad_set_items_name_the_problem(item, fragment):
 
 
 @pytest.mark.parametrize("sets, fragment", [
-    (["loss.name=wgan-gp", "model.d_norm=batch"], "batch norm in a WGAN-GP critic"),
+    (["loss.name=wgan-gp", "model.d_norm=batch"], "model.d_norm=batch makes D's output"),
+    (["loss.name=wgan-gp", "model.mbstd=true"], "model.mbstd=true makes D's output"),
+    (["loss.name=wgan-gp", "model.minibatch_disc=8"], "model.minibatch_disc>0 makes D's output"),
     (["model.mbstd=true", "train.batch_size=1"], "batch_size must be >= 2"),
     (["model.minibatch_disc=8", "train.batch_size=1"], "batch_size must be >= 2"),
     (["loss.name=hinge", "loss.real_label=0.9"], "label smoothing"),

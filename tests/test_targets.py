@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from gankit.targets import d_targets, instance_noise_std
+from gankit.targets import d_targets
 
 N = 100_000
 
@@ -64,14 +64,3 @@ def test_seeded_generator_is_reproducible_and_device():
     b = d_targets(16, 0.9, 0.2, 0.2, generator=gen(3), device=torch.device("cpu"))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     assert a[0].device.type == "cpu"
-
-
-def test_instance_noise_linear_anneal():
-    assert instance_noise_std(0, 1000, 0.1) == pytest.approx(0.1)
-    assert instance_noise_std(500, 1000, 0.1) == pytest.approx(0.05)
-    assert instance_noise_std(1000, 1000, 0.1) == 0.0
-    assert instance_noise_std(2000, 1000, 0.1) == 0.0
-    # anneal_steps overrides the run length
-    assert instance_noise_std(50, 1000, 0.2, anneal_steps=200) == pytest.approx(0.15)
-    assert instance_noise_std(300, 1000, 0.2, anneal_steps=200) == 0.0
-    assert instance_noise_std(10, 1000, 0.0) == 0.0

@@ -14,7 +14,7 @@ from PIL import Image
 from gankit.checkpoint import load_state
 from gankit.cli import main
 from gankit.configure import build_config
-from gankit.rundir import create_run_dir, load_run
+from gankit.rundir import create_run_dir, load_run, read_jsonl
 from gankit.train import train
 
 TINY = ["data.limit=256", "model.g_width=8", "model.d_width=8", "train.batch_size=32",
@@ -151,3 +151,95 @@ def test_periodic_evaluation_keeps_the_best_checkpoint(tmp_path, fashion_dir, re
     best_step = min(evals, key=lambda e: e["fid"])["step"]
     assert best["step"] == best_step
     assert (run.plots / "fid.png").is_file()
+
+
+def test_the_g_step_shows_d_the_same_instance_noise_as_the_d_step(tmp_path, fashion_dir, monkeypatch):
+    import gankit.state
+
+    seen, fakes = [], []
+    build = gankit.state.build_models
+
+    def hooked(*args):
+        G, D = build(*args)
+        D.register_forward_pre_hook(
+            lambda m, a: seen.append((next(m.parameters()).requires_grad, a[0].detach().clone())))
+        G.register_forward_hook(lambda m, a, out: fakes.append(out.detach().clone()))
+        return G, D
+
+    monkeypatch.setattr(gankit.state, "build_models", hooked)
+    cfg = build_config(sets=TINY + ["train.max_steps=1", "loss.instance_noise=0.5", "train.tensorboard=false"])
+    run = create_run_dir(tmp_path / "runs", "noise")
+    run.write_config(cfg)
+    train(cfg, run, data_dir=str(fashion_dir))
+    (_, d_real), (_, d_fake), (trainable, g_view) = seen[:3]
+    assert not trainable  # the G step runs D frozen
+    fake = fakes[0]
+    # at step 0 the noise std is 0.5 in both steps: G is judged on what D was trained on
+    assert (d_fake - fake).std().item() == pytest.approx(0.5, rel=0.05)
+    assert (g_view - fake).std().item() == pytest.approx(0.5, rel=0.05)
+
+
+def test_linear_decay_reaches_zero_at_the_last_g_step_with_n_critic(tmp_path, fashion_dir):
+    cfg = build_config(sets=TINY + ["train.max_steps=5", "train.n_critic=2", "optim.lr_decay=linear",
+                                    "train.log_every=1", "train.tensorboard=false"])
+    run = create_run_dir(tmp_path / "runs", "decay")
+    run.write_config(cfg)
+    train(cfg, run, data_dir=str(fashion_dir))
+    lr = {r["step"]: r["lr_g"] for r in run.stats()}
+    # G steps after D steps 2 and 4: two of them, so halfway after the first and 0 after the last
+    assert lr[2] == pytest.approx(1e-4) and lr[4] == 0.0 and lr[5] == 0.0
+
+
+def _scripted_fids(monkeypatch, fids):
+    from gankit.run_eval import TrainingMonitor
+
+    def evaluate(self, G, step, epoch, device):
+        self.run.append(self.run.evals_file, {"step": step, "epoch": epoch, "fid": fids[step]})
+        return fids[step]
+
+    monkeypatch.setattr(TrainingMonitor, "evaluate", evaluate)
+
+
+def test_resume_keeps_the_best_fid_and_drops_rows_logged_after_the_checkpoint(tmp_path, fashion_dir, monkeypatch):
+    _scripted_fids(monkeypatch, {8: 10.0, 16: 20.0})  # epoch 2 is worse than epoch 1
+    sets = TINY + ["train.eval_every=1", "train.tensorboard=false"]
+    cfg = build_config(sets=sets + ["train.epochs=1"])
+    run = create_run_dir(tmp_path / "runs", "best")
+    run.write_config(cfg)
+    train(cfg, run, data_dir=str(fashion_dir))
+    assert load_state(run.checkpoints / "best.safetensors")["step"] == 8
+    # a run that died after logging step 12 but before its next checkpoint
+    run.append(run.evals_file, {"step": 12, "epoch": 1.5, "fid": 1.0})
+    run.append(run.stats_file, {"step": 12, "epoch": 1.5})
+    cfg.train.epochs = 2
+    run.write_config(cfg)
+    train(cfg, run, data_dir=str(fashion_dir), resume=True)
+    assert load_state(run.checkpoints / "best.safetensors")["step"] == 8  # 20 > 10: not the best
+    assert load_state(run.last_checkpoint)["best_fid"] == 10.0
+    assert [r["step"] for r in read_jsonl(run.evals_file)] == [8, 16]
+    assert [r["step"] for r in run.stats()] == list(range(2, 17, 2))
+
+
+def test_a_grid_taken_mid_epoch_does_not_overwrite_the_epochs_grid(tmp_path, fashion_dir):
+    cfg = build_config(sets=TINY + ["train.epochs=1", "train.tensorboard=false"])
+    run = create_run_dir(tmp_path / "runs", "grids")
+    run.write_config(cfg)
+    train(cfg, run, data_dir=str(fashion_dir))
+    epoch_grid = (run.samples / "fixed_e0001.png").read_bytes()
+    cfg.train.epochs, cfg.train.max_steps = 2, 12  # stops halfway through epoch 2
+    train(cfg, run, data_dir=str(fashion_dir), resume=True)
+    assert (run.samples / "fixed_e0001.png").read_bytes() == epoch_grid
+    assert sorted(p.name for p in run.samples.iterdir()) == ["fixed_e0001.png", "fixed_s0000012.png"]
+
+
+def test_conditional_on_unlabelled_images_fails_before_a_run_directory_exists(tmp_path, capsys):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i in range(40):
+        Image.fromarray(np.full((28, 28), i * 6, dtype=np.uint8)).save(flat / f"{i}.png")
+    out = tmp_path / "runs"
+    assert main(["train", "--set", "data.dataset=folder", "--set", f"data.path={flat}", "--set",
+                 "model.conditional=true", "--set", "train.batch_size=8", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "model.conditional" in err and err.count("\n") == 1
+    assert not out.exists() or not any(p.name[0].isdigit() for p in out.iterdir())

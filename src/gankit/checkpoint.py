@@ -4,14 +4,13 @@ A training state is a nested dict (model and optimiser state dicts, step, RNG st
 config).  Tensors are stored under their dotted path; everything else (ints, floats,
 optimiser param groups, the config) goes into the safetensors metadata as JSON with
 placeholders where tensors were.  Nothing is pickled, so loading a checkpoint cannot run
-code.  Writes go to a temporary file that is renamed into place, so a crash never leaves a
-half-written checkpoint.
+code.  Writes go through gankit.atomic (temporary file, fsync, rename), so a crash or a full
+disk never leaves a half-written checkpoint.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from .atomic import atomic_path
 from .errors import GankitError
 
 _TENSOR = "__tensor__"
@@ -56,16 +56,10 @@ def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def save_state(state: dict[str, Any], path: str | Path) -> None:
     """Atomically write a nested state dict to `path` (safetensors)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _flatten(state, "", tensors)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"gankit": json.dumps(skeleton)})
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_state(path: str | Path) -> dict[str, Any]:

@@ -35,8 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
     p.add_argument("--dry-run", action="store_true", help="validate and print the config, load nothing, train nothing")
 
-    p = sub.add_parser("generate", help="sample images from a trained run")
-    p.add_argument("run", metavar="RUN")
+    p = sub.add_parser("generate", help="sample images from a trained run or an exported generator")
+    p.add_argument("run", metavar="RUN", help="a run directory or a folder written by `gankit export`")
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--class", dest="cls", help="class name or index (conditional runs)")
@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir")
+
+    p = sub.add_parser("export", help="write the generator alone (safetensors + config.json) for inference")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
+    p.add_argument("--checkpoint", help="a checkpoint file other than the run's last one")
 
     p = sub.add_parser("report", help="(re)write RUN/report.html and plots from the run directory")
     p.add_argument("run", metavar="RUN")
@@ -86,6 +91,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .config import from_dict, set_value
     from .configure import build_config, validate
     from .data import load_dataset
+    from .models import check_buildable
     from .rundir import create_run_dir, open_run_dir
     from .train import train
 
@@ -110,8 +116,9 @@ def cmd_train(a: argparse.Namespace) -> int:
         if a.dry_run:
             print(cfg.to_json())
             return 0
-    # data problems surface before a run directory exists, so a failed start leaves nothing
+    # data and model problems surface before a run directory exists: a failed start leaves nothing
     data = load_dataset(cfg.data, a.data_dir)
+    check_buildable(cfg.model, tuple(data.images.shape[1:]), max(len(data.class_names), 1))
     if not a.resume:
         run = create_run_dir(a.out, a.name or cfg.preset)
         run.write_config(cfg)
@@ -136,6 +143,13 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     from .run_eval import evaluate_run
 
     print(evaluate_run(a.run, n=a.n, checkpoint=a.checkpoint, seed=a.seed, data_dir=a.data_dir))
+    return 0
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from .export import export_run
+
+    print(export_run(a.run, a.out, a.checkpoint))
     return 0
 
 
@@ -203,8 +217,9 @@ def cmd_evaluator(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate, "report": cmd_report,
-            "presets": cmd_presets, "options": cmd_options, "data": cmd_data, "evaluator": cmd_evaluator}
+COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate, "export": cmd_export,
+            "report": cmd_report, "presets": cmd_presets, "options": cmd_options, "data": cmd_data,
+            "evaluator": cmd_evaluator}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,21 +1,33 @@
-"""`gankit generate`: images from a run's checkpoint, as a grid, PNG files or an .npz array."""
+"""`gankit generate`: images from a run's checkpoint or an exported generator (export.py),
+as a grid, PNG files or an .npz array.  Labels of a conditional G follow the training
+label prior unless --class asks for one class."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from .atomic import atomic_path
 from .errors import GankitError
 from .imageio import save_grid, save_pngs, to_uint8
-from .rundir import load_run, sample
+from .export import load_generator
+from .sampling import sample, trained_classes
 
 
-def resolve_class(cls: str, class_names: list[str]) -> int:
+def resolve_class(cls: str, class_names: list[str], prior: torch.Tensor) -> int:
+    """A class name or index that the run was trained on, as its label index."""
     if cls in class_names:
-        return class_names.index(cls)
-    if cls.isdigit() and int(cls) < max(len(class_names), 1):
-        return int(cls)
-    raise GankitError(f"--class {cls!r}: not a class of this run; choose one of {', '.join(class_names) or '(none)'}")
+        idx = class_names.index(cls)
+    elif cls.isdigit() and int(cls) < max(len(class_names), 1):
+        idx = int(cls)
+    else:
+        raise GankitError(f"--class {cls!r}: not a class of this run; choose one of "
+                          f"{', '.join(class_names) or '(none)'}")
+    trained = [class_names[int(i)] for i in trained_classes(prior)]
+    if prior[idx] <= 0:
+        raise GankitError(f"--class {cls!r}: the run never saw this class (data.classes); "
+                          f"choose one of {', '.join(trained)}")
+    return idx
 
 
 def generate(run_dir: str, n: int = 64, seed: int = 0, cls: str | None = None, checkpoint: str | None = None,
@@ -23,14 +35,14 @@ def generate(run_dir: str, n: int = 64, seed: int = 0, cls: str | None = None, c
     """Write n samples to exactly one of grid / out_dir / npz; returns what was written."""
     if n < 1:
         raise GankitError(f"--n {n}: must be at least 1")
-    loaded = load_run(run_dir, checkpoint)
-    G, cfg = loaded.G, loaded.cfg
+    gen = load_generator(run_dir, checkpoint)
+    cfg = gen.cfg
     classes = None
     if cls is not None:
         if not cfg.model.conditional:
             raise GankitError(f"--class: run {run_dir} is not conditional (model.conditional=false)")
-        classes = torch.full((n,), resolve_class(cls, loaded.class_names), dtype=torch.long)
-    x, y = sample(G, n, seed, classes=classes)
+        classes = torch.full((n,), resolve_class(cls, gen.class_names, gen.prior), dtype=torch.long)
+    x, y = sample(gen.G, n, seed, gen.prior, classes)
     imgs = to_uint8(x, cfg.data.range)  # [N, C, H, W]
     if grid:
         save_grid(imgs, grid)
@@ -42,6 +54,8 @@ def generate(run_dir: str, n: int = 64, seed: int = 0, cls: str | None = None, c
         arrays = {"images": imgs.permute(0, 2, 3, 1).numpy()}
         if y is not None:
             arrays["labels"] = y.numpy()
-        np.savez_compressed(npz, **arrays)
-        return f"wrote {n} samples to {npz}"
+        target = npz if npz.endswith(".npz") else npz + ".npz"  # as np.savez_compressed names it
+        with atomic_path(target) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        return f"wrote {n} samples to {target}"
     raise GankitError("generate: give one of --grid PNG, --out DIR or --npz FILE")

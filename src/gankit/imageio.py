@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .atomic import atomic_path
+
 RANGES = ("-1,1", "0,1")
 
 
@@ -60,11 +62,14 @@ def make_grid(
 
 
 def save_image(array: np.ndarray, path: str | Path) -> Path:
-    """Write an H x W x C (C = 1 or 3) or H x W uint8 array as PNG, creating parent dirs."""
+    """Write an H x W x C (C = 1 or 3) or H x W uint8 array as PNG, creating parent dirs.
+
+    Atomic (gankit.atomic): a killed run never leaves a truncated PNG behind."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arr = array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
-    Image.fromarray(np.ascontiguousarray(arr)).save(path, format="PNG")
+    img = Image.fromarray(np.ascontiguousarray(arr))
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
     return path
 
 

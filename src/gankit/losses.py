@@ -6,7 +6,7 @@ Every loss takes D's raw outputs ("logits": no sigmoid applied) and returns a sc
   bce      Goodfellow et al. 2014, the original saturating minimax game
   ns       Goodfellow et al. 2014, the non-saturating generator loss used in practice
   hinge    Lim & Ye 2017 / Miyato et al. 2018, hinge loss
-  wgan-gp  Gulrajani et al. 2017, the Wasserstein critic loss (penalty: penalties.py)
+  wgan-gp  Gulrajani et al. 2017, the Wasserstein critic loss with its gradient penalty
   lsgan    Mao et al. 2017, least squares with targets a (fake), b (real), c = 1 (for G)
 
 D losses are the sum of a real-batch mean and a fake-batch mean, so a D that is right
@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .penalties import gradient_penalty
+
 Target = Tensor | float
 
 
@@ -36,6 +38,10 @@ class Loss:
     uses_targets: bool  # reads real/fake targets (smoothing, noise, flips, swap apply)
     threshold: float  # D says "real" when its output is above this
     description: str
+    # penalty(D, real, fake, y) -> Tensor, weighted by loss.gp_weight: the loss's own
+    # regulariser.  It takes gradients per sample, so D's outputs must not mix samples
+    # (no batch norm, mbstd or minibatch discrimination: validation.py rejects them).
+    penalty: Callable[..., Tensor] | None = None
 
     def d_parts(
         self, real_logits: Tensor, fake_logits: Tensor, real_target: Target = 1.0, fake_target: Target = 0.0
@@ -123,6 +129,7 @@ LOSSES: dict[str, Loss] = {
     "wgan-gp": Loss(
         _critic_real, _critic_fake, _critic_g, False, 0.0,
         "Wasserstein critic D(G(z)) - D(x) plus gradient penalty (loss.gp_weight), G = -D(G(z))",
+        penalty=gradient_penalty,
     ),
     "lsgan": Loss(
         _squared, _squared, _lsgan_g, True, 0.5,

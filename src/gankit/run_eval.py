@@ -14,11 +14,13 @@ import json
 import torch
 from torch import nn
 
+from .atomic import atomic_write
 from .config import Config
 from .data import ImageData, load_dataset
 from .imageio import to_uint8
 from .metrics import CollapseMonitor, evaluate_samples, evaluator_for, format_table, load_test_split
-from .rundir import RunDir, atomic_write, load_run, sample
+from .rundir import RunDir, load_run
+from .sampling import sample
 
 
 def reference_data(cfg: Config, data_dir: str | None) -> ImageData:
@@ -30,8 +32,9 @@ def reference_data(cfg: Config, data_dir: str | None) -> ImageData:
     return load_dataset(dataclasses.replace(cfg.data, limit=0), data_dir)
 
 
-def generated_u8(G: nn.Module, cfg: Config, n: int, seed: int, device="cpu") -> torch.Tensor:
-    x, _ = sample(G, n, seed, device=device)
+def generated_u8(G: nn.Module, cfg: Config, prior: torch.Tensor, n: int, seed: int, device="cpu") -> torch.Tensor:
+    """n samples as uint8, labels (conditional G) drawn from the training label prior."""
+    x, _ = sample(G, n, seed, prior, device=device)
     return to_uint8(x, cfg.data.range)
 
 
@@ -41,7 +44,7 @@ def evaluate_run(run_dir: str, n: int = 10000, checkpoint: str | None = None, se
     cfg = loaded.cfg
     real = reference_data(cfg, data_dir)
     test = load_test_split(cfg.data, data_dir)
-    fake = generated_u8(loaded.G, cfg, n, seed)
+    fake = generated_u8(loaded.G, cfg, loaded.prior, n, seed)
     metrics = evaluate_samples(fake, cfg.data.dataset, real, n=n, test=test, seed=seed)
     metrics.update({"step": loaded.step, "checkpoint": str(checkpoint or loaded.run.last_checkpoint),
                     "sampler": "ema" if loaded.state.get("G_ema") else "G"})
@@ -58,16 +61,17 @@ class TrainingMonitor:
 
     `observe` is called at log intervals with the current fake batch and D/G numbers and
     returns new warnings; `evaluate` is called every `train.eval_every` epochs and returns
-    the FID (None when evaluation is off or impossible for this dataset).
+    the FID (None when evaluation is off or impossible for this dataset).  The best FID so
+    far is part of the training state (state.py), so it survives a resume.
     """
 
-    def __init__(self, cfg: Config, run: RunDir, data: ImageData, data_dir: str | None, total_steps: int):
-        self.cfg, self.run, self.data_dir = cfg, run, data_dir
+    def __init__(self, cfg: Config, run: RunDir, data: ImageData, data_dir: str | None, total_steps: int,
+                 prior: torch.Tensor):
+        self.cfg, self.run, self.data_dir, self.prior = cfg, run, data_dir, prior
         # every G starts out "collapsed" (all samples alike): judge only after a warm-up
         self.warmup = min(1000, total_steps // 4)
         self.evaluator = evaluator_for(cfg.data.dataset, data.class_names)
         self.monitor = CollapseMonitor(self.evaluator, data.images)
-        self.best_fid: float | None = None
         self.real = data if cfg.data.limit == 0 else None  # reloaded lazily when training used a subset
         self.test = None
         self.loaded_refs = False
@@ -88,7 +92,7 @@ class TrainingMonitor:
             self.loaded_refs = True
         was_training = G.training
         G.eval()
-        fake = generated_u8(G, self.cfg, t.eval_n, seed=t.seed + 4, device=device)
+        fake = generated_u8(G, self.cfg, self.prior, t.eval_n, seed=t.seed + 4, device=device)
         G.train(was_training)
         m = evaluate_samples(fake, self.cfg.data.dataset, self.real, n=t.eval_n, test=self.test,
                              kid_subsets=20, seed=t.seed)
@@ -96,9 +100,3 @@ class TrainingMonitor:
         row.update({k: v for k, v in m.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
         self.run.append(self.run.path / "evals.jsonl", row)
         return m.get("fid")
-
-    def is_best(self, fid: float | None) -> bool:
-        if fid is None or (self.best_fid is not None and fid >= self.best_fid):
-            return False
-        self.best_fid = fid
-        return True

@@ -4,7 +4,8 @@
       config.json           the full validated Config
       stats.jsonl           one JSON row per log interval (append-only)
       events.jsonl          warnings and milestones (collapse warnings, interrupts, resumes)
-      samples/              fixed-noise grids per epoch (fixed_e0005.png, classes_e0005.png)
+      samples/              fixed-noise grids per epoch (fixed_e0005.png, classes_e0005.png;
+                            fixed_s0000123.png for a grid taken mid-epoch)
       plots/                loss / accuracy / FID curves (PNG)
       tb/                   TensorBoard event files
       checkpoints/          last.safetensors (+ best.safetensors when evaluating)
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .atomic import atomic_write
 from .checkpoint import load_state
 from .config import Config, from_dict
 from .errors import GankitError
@@ -81,10 +82,17 @@ class RunDir:
     def events(self) -> list[dict[str, Any]]:
         return read_jsonl(self.events_file)
 
-    def truncate_stats(self, step: int) -> None:
-        """Drop rows logged after `step` (work lost when a run died after its last checkpoint)."""
-        rows = [r for r in self.stats() if r.get("step", 0) <= step]
-        atomic_write(self.stats_file, "".join(json.dumps(r) + "\n" for r in rows))
+    @property
+    def evals_file(self) -> Path:
+        return self.path / "evals.jsonl"
+
+    def truncate_logs(self, step: int) -> None:
+        """Drop stats and evaluation rows logged after `step`: they belong to work lost when a
+        run died after its last checkpoint, and the resumed run logs those steps again."""
+        for file in (self.stats_file, self.evals_file):
+            if file.is_file():
+                rows = [r for r in read_jsonl(file) if r.get("step", 0) <= step]
+                atomic_write(file, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -99,13 +107,6 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError:
                 continue  # a torn last line from a killed process; the rest is intact
     return rows
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write text to path via a temporary file and a rename: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def create_run_dir(out: str | Path, name: str) -> RunDir:
@@ -156,8 +157,17 @@ class LoadedRun:
     G: nn.Module  # the generator to sample from (the EMA one when the run kept it)
     D: nn.Module
     step: int
-    state: dict[str, Any]  # the whole checkpoint (optimiser states etc.) for resume
+    state: dict[str, Any]  # the whole checkpoint (optimiser states etc.)
     class_names: list[str]
+    prior: torch.Tensor  # the training label prior (sampling.label_prior)
+
+
+def checkpoint_prior(state: dict[str, Any], num_classes: int) -> torch.Tensor:
+    """The label prior stored in a checkpoint; uniform for checkpoints older than the prior."""
+    prior = state.get("label_prior")
+    if prior is None:
+        return torch.full((num_classes,), 1.0 / num_classes, dtype=torch.float64)
+    return prior.double()
 
 
 def load_run(path: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> LoadedRun:
@@ -171,26 +181,10 @@ def load_run(path: str | Path, checkpoint: str | Path | None = None, device: str
     cfg = from_dict(state["config"])
     shape = tuple(state["img_shape"])
     class_names = list(state["class_names"])
-    G, D = build_models(cfg.model, shape, max(len(class_names), 1))
+    num_classes = max(len(class_names), 1)
+    G, D = build_models(cfg.model, shape, num_classes)
     G.load_state_dict(state["G_ema"] if state.get("G_ema") else state["G"])
     D.load_state_dict(state["D"])
     G.to(device).eval()
     D.to(device).eval()
-    return LoadedRun(run, cfg, G, D, int(state["step"]), state, class_names)
-
-
-def sample(G: nn.Module, n: int, seed: int, device: str = "cpu", classes: torch.Tensor | None = None,
-           batch: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """n images from G (float, data range) with reproducible noise; labels cycle when conditional."""
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, G.z_dim, generator=gen)
-    y = None
-    if G.conditional:
-        y = classes if classes is not None else torch.arange(n) % G.num_classes
-    out = []
-    with torch.no_grad():
-        for i in range(0, n, batch):
-            zb = z[i : i + batch].to(device)
-            yb = y[i : i + batch].to(device) if y is not None else None
-            out.append(G(zb, yb).cpu())
-    return torch.cat(out), y
+    return LoadedRun(run, cfg, G, D, int(state["step"]), state, class_names, checkpoint_prior(state, num_classes))

@@ -1,8 +1,9 @@
-"""Discriminator targets (label tricks) and the instance-noise schedule.
+"""Discriminator targets: the label tricks (what D is told is real and fake).
 
 Tricks from Salimans et al. 2016 ("Improved Techniques for Training GANs": one-sided
 label smoothing) and the folk "ganhacks" list (noisy and flipped labels, swapped
-real/fake convention).  Instance noise: Sønderby et al. 2017 / Arjovsky & Bottou 2017.
+real/fake convention).  Instance noise changes what D sees rather than what it is told:
+it is in phases.py.
 
 The order inside `d_targets`, per sample:
   1. smoothing:  real = real_label, fake = 0 (one-sided: fakes are never smoothed)
@@ -43,13 +44,3 @@ def d_targets(
     if swap:
         real, fake = 1.0 - real, 1.0 - fake
     return real.to(device), fake.to(device)
-
-
-def instance_noise_std(step: int, total_steps: int, std0: float, anneal_steps: int = 0) -> float:
-    """std0 decayed linearly to 0 over `anneal_steps` (0 = over the whole run, total_steps)."""
-    if std0 <= 0:
-        return 0.0
-    span = anneal_steps if anneal_steps > 0 else total_steps
-    if span <= 0:
-        return float(std0)
-    return float(std0) * max(0.0, 1.0 - step / span)

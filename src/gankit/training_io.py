@@ -19,6 +19,7 @@ from .config import Config
 from .errors import GankitError
 from .imageio import make_grid, save_grid, save_image, to_uint8
 from .rundir import RunDir
+from .sampling import class_grid_inputs, grid_inputs, trained_classes
 
 
 def pick_device(name: str) -> torch.device:
@@ -150,26 +151,32 @@ class Logger:
 
 
 @torch.no_grad()
-def save_samples(run: RunDir, G: nn.Module, z: torch.Tensor, y: torch.Tensor | None, cfg: Config,
-                 step: int, epoch: int, class_names: list[str], writer=None) -> None:
-    """The fixed-noise grid (and, for conditional models, one row per class) for this epoch."""
+def save_samples(run: RunDir, G: nn.Module, cfg: Config, prior: torch.Tensor, step: int, steps_per_epoch: int,
+                 class_names: list[str], writer=None) -> None:
+    """The fixed-noise grid (and, for conditional models, one row per trained class).
+
+    Grids at the end of an epoch are named by the epoch (fixed_e0005.png); one taken
+    mid-epoch (an interrupt, train.max_steps) by its step (fixed_s0000123.png), so it never
+    overwrites the grid of the epoch before.
+    """
     was_training = G.training
     G.eval()
-    rng = cfg.data.range
-    imgs = to_uint8(G(z, y).cpu(), rng)
-    nrow = int(math.ceil(math.sqrt(imgs.shape[0])))
-    grid = make_grid(imgs, nrow)
-    files = {"fixed": f"samples/fixed_e{epoch:04d}.png"}
+    device = next(G.parameters()).device
+    rng, t = cfg.data.range, cfg.train
+    epoch, rest = divmod(step, steps_per_epoch)
+    tag = f"e{epoch:04d}" if rest == 0 else f"s{step:07d}"
+    z, y = grid_inputs(cfg.model.z_dim, t.grid_size, t.seed + 2, prior, cfg.model.conditional)
+    imgs = to_uint8(G(z.to(device), y.to(device) if y is not None else None).cpu(), rng)
+    grid = make_grid(imgs, int(math.ceil(math.sqrt(imgs.shape[0]))))
+    files = {"fixed": f"samples/fixed_{tag}.png"}
     save_image(grid, run.path / files["fixed"])
     if writer is not None:
         writer.add_image("samples", grid, step, dataformats="HWC")
     if cfg.model.conditional:
-        k = max(len(class_names), 1)
         per = 10
-        gen = torch.Generator().manual_seed(cfg.train.seed + 3)
-        zc = torch.randn(per, cfg.model.z_dim, generator=gen).repeat(k, 1).to(z.device)
-        yc = torch.arange(k).repeat_interleave(per).to(z.device)
-        files["classes"] = f"samples/classes_e{epoch:04d}.png"
-        save_grid(to_uint8(G(zc, yc), rng), run.path / files["classes"], nrow=per)
+        zc, yc = class_grid_inputs(cfg.model.z_dim, per, t.seed + 3, prior)
+        files["classes"] = f"samples/classes_{tag}.png"
+        save_grid(to_uint8(G(zc.to(device), yc.to(device)), rng), run.path / files["classes"], nrow=per)
+        files["class_rows"] = [class_names[int(c)] for c in trained_classes(prior)] if class_names else []
     G.train(was_training)
-    run.log_event("samples", step=step, epoch=epoch, **files)
+    run.log_event("samples", step=step, epoch=round(step / steps_per_epoch, 4), **files)

@@ -73,7 +73,12 @@ def check(cfg: Config) -> Config:
     if not uses_targets and (lo.real_label != 1.0 or lo.label_noise or lo.label_flip or lo.swap_labels):
         bad(f"loss.name={lo.name} has no real/fake targets, so label smoothing, noise, flipping and "
             "swap_labels do not apply; use bce, ns or lsgan")
-    if lo.name == "wgan-gp" and m.d_norm == "batch":
-        bad("batch norm in a WGAN-GP critic breaks the per-sample gradient penalty; "
-            "set model.d_norm=none")
+    if LOSSES[lo.name].penalty is not None:
+        # the penalty differentiates each critic output by its own input only
+        mixing = [k for k, on in (("model.d_norm=batch", m.d_norm == "batch"), ("model.mbstd=true", m.mbstd),
+                                  ("model.minibatch_disc>0", m.minibatch_disc > 0)) if on]
+        if mixing:
+            bad(f"loss.name={lo.name} penalises each sample's gradient, but {', '.join(mixing)} makes D's "
+                "output for one image depend on the rest of the batch; turn it off (model.d_norm=none, "
+                "model.mbstd=false, model.minibatch_disc=0) or use another loss")
     return cfg

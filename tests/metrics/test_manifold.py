@@ -73,3 +73,25 @@ def test_chunked_distances_match_unchunked(monkeypatch):
     monkeypatch.setattr(mf, "MAX_BLOCK", 7 * 53)  # forces 7-row blocks
     assert prdc(a, b) == full
     assert torch.allclose(nearest_distance(a, b), torch.cdist(a.double(), b.double()).min(1).values, atol=1e-9)
+
+
+@pytest.mark.parametrize("block_rows", [None, 7])
+def test_kth_radii_exclude_self_for_large_norm_features(monkeypatch, block_rows):
+    # distinct points far from the origin: the float32 ||a||^2 - 2ab + ||b||^2 expansion gives
+    # each point a nonzero self-distance and can rank another point closer than itself, so the
+    # radii must exclude the point by index, not by assuming it ranks first
+    import gankit.metrics.manifold as mf
+    from gankit.metrics.manifold import kth_radii
+
+    if block_rows is not None:
+        monkeypatch.setattr(mf, "MAX_BLOCK", block_rows * 500)  # diagonal off block's column 0
+    g = torch.Generator().manual_seed(0)
+    x = (1e4 + 1e-2 * torch.randn(500, 64, generator=g)).float()
+    xd = x.double()
+    d = torch.cdist(xd, xd)
+    d.fill_diagonal_(float("inf"))
+    ref = d.topk(3, dim=1, largest=False).values  # k-th nearest other point, float64 brute force
+    r1, r3 = kth_radii(x, (1, 3))
+    assert (r1 > 0).all()
+    assert torch.allclose(r1, ref[:, 0], rtol=1e-6, atol=0)
+    assert torch.allclose(r3, ref[:, 2], rtol=1e-6, atol=0)

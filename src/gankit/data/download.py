@@ -1,6 +1,6 @@
 """Download a dataset file from a list of mirrors into the cache, verified, atomically.
 
-A download streams into a hidden temp file next to its destination, is checked against
+A download streams into a hidden temp file next to its destination (gankit.atomic), is checked against
 the expected md5 (of the file as served, or of its gunzipped content: Debian and some
 mirrors recompress), and only then is renamed into place.  Any failure deletes the temp
 file and moves on to the next mirror, so the cache never holds a partial or wrong file.
@@ -15,12 +15,12 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
 
+from ..atomic import atomic_path
 from ..errors import GankitError
 from .idx import GZIP_MAGIC
 
@@ -56,11 +56,15 @@ def file_md5(path: Path, gunzip: bool = False) -> str:
     return h.hexdigest()
 
 
-def _stream(url: str, fd: int, timeout: float) -> str:
-    """Copy the URL's body into fd; return the md5 of what was written."""
+class _Rejected(Exception):
+    """The mirror served the wrong bytes: abandon this temp file, try the next mirror."""
+
+
+def _stream(url: str, dest: Path, timeout: float) -> str:
+    """Copy the URL's body into the file dest; return the md5 of what was written."""
     h = hashlib.md5()
     req = urllib.request.Request(url, headers={"User-Agent": "gankit"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp, os.fdopen(fd, "wb", closefd=False) as out:
+    with urllib.request.urlopen(req, timeout=timeout) as resp, open(dest, "wb") as out:
         total = resp.headers.get("Content-Length")
         got = 0
         while block := resp.read(CHUNK):
@@ -115,25 +119,20 @@ def fetch(
     for base in mirrors:
         url = join_url(base, filename)
         print(f"gankit: downloading {url}", file=sys.stderr)
-        fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=f".{filename}.", suffix=".part")
-        tmp = Path(tmp_name)
         try:
-            try:
-                served = _stream(url, fd, timeout)
-            finally:
-                os.close(fd)
-            problem = _matches(tmp, served, md5s, raw_md5s)
-            if problem is None:
-                os.replace(tmp, dest)
-                return dest
-            failures.append(f"{url}: got {problem}")
+            with atomic_path(dest) as tmp:  # any failure below removes the temp file
+                served = _stream(url, tmp, timeout)
+                problem = _matches(tmp, served, md5s, raw_md5s)
+                if problem is not None:
+                    raise _Rejected(problem)  # verified before the rename, or not renamed at all
+            return dest
+        except _Rejected as e:
+            failures.append(f"{url}: got {e}")
         except urllib.error.HTTPError as e:
             failures.append(f"{url}: HTTP {e.code}")
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
             reason = getattr(e, "reason", None) or e
             failures.append(f"{url}: {reason}")
-        finally:
-            tmp.unlink(missing_ok=True)
     expected = " or ".join([*md5s, *(f"{m} of the decompressed bytes" for m in raw_md5s)])
     if not fix:
         url = join_url(mirrors[0], filename) if mirrors else filename

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import GankitError
 
 # type code -> big-endian numpy dtype
@@ -85,5 +86,4 @@ def to_idx(array: np.ndarray) -> bytes:
 
 def write_idx(array: np.ndarray, path: Path, gz: bool = False) -> Path:
     data = to_idx(array)
-    Path(path).write_bytes(gzip.compress(data, mtime=0) if gz else data)
-    return Path(path)
+    return atomic_write(path, gzip.compress(data, mtime=0) if gz else data)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from ..atomic import atomic_path
 from ..errors import GankitError
 
 FEATURE_DIM = 128
@@ -112,8 +113,9 @@ def save_evaluator(net: EvalNet, path: Path, metadata: dict[str, str]) -> str:
     # one metadata entry: safetensors writes several in hash-map order, which differs between
     # processes and would make the file's sha256 (recorded in the card) irreproducible
     meta = {"gankit": json.dumps({"arch": net.arch, **metadata}, sort_keys=True)}
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path), metadata=meta)
-    Path(path).chmod(0o644)  # safetensors writes 0600; shipped package data must be world-readable
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp), metadata=meta)
+        tmp.chmod(0o644)  # safetensors writes 0600; shipped package data must be world-readable
     return file_sha256(path)
 
 

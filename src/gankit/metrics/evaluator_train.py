@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..atomic import atomic_write
 from ..config import DataConfig
 from ..errors import GankitError
 from .evaluator import EvalNet, save_evaluator
@@ -185,6 +186,6 @@ def train_evaluator(dataset_key: str, data_dir: str | None, out_dir: str | Path,
         "torch": torch.__version__,
         "train_seconds": round(time.time() - t0, 1),
     }
-    (out / f"{dataset_key}.json").write_text(json.dumps(card, indent=2) + "\n")
+    atomic_write(out / f"{dataset_key}.json", json.dumps(card, indent=2) + "\n")
     log(f"evaluator {dataset_key}: accuracy {acc:.4f} on {x_te.shape[0]} held-out images -> {out}")
     return card

@@ -38,16 +38,25 @@ def _exact(a: Tensor, b: Tensor) -> Tensor:
 
 def kth_radii(x: Tensor, ks: tuple[int, ...]) -> list[Tensor]:
     """For each k: distance from each row of x to its k-th nearest other row (itself excluded)."""
+    n = x.shape[0]
+    if n < 2:  # no other row: radius 0, as the point itself
+        return [torch.zeros(n, dtype=torch.float64) for _ in ks]
+    # distances are translation invariant: centring keeps the float32 expansion from losing the
+    # small differences between features that share a large common offset
     xf = x.float()
+    xf = xf - xf.mean(0, dtype=torch.float64).float()
     x_sq = xf.square().sum(1)
-    kmax = min(max(ks), x.shape[0] - 1)
-    out = [torch.empty(x.shape[0], dtype=torch.float64) for _ in ks]
-    step = _rows(x.shape[0])
-    for i in range(0, x.shape[0], step):
-        # the kmax+1 nearest include the point itself (distance 0) first
-        idx = _sqdist(xf[i : i + step], xf, x_sq).topk(kmax + 1, dim=1, largest=False).indices
+    kmax = min(max(ks), n - 1)
+    out = [torch.empty(n, dtype=torch.float64) for _ in ks]
+    step = _rows(n)
+    for i in range(0, n, step):
+        d = _sqdist(xf[i : i + step], xf, x_sq)
+        # exclude each point by index: after round-off its self-distance need not be 0 or rank first
+        rows = torch.arange(d.shape[0])
+        d[rows, rows + i] = float("inf")
+        idx = d.topk(kmax, dim=1, largest=False).indices
         for o, k in zip(out, ks):
-            o[i : i + step] = _exact(x[i : i + step], x[idx[:, min(k, kmax)]])
+            o[i : i + step] = _exact(x[i : i + step], x[idx[:, min(k, kmax) - 1]])
     return out
 
 

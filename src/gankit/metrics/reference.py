@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 from typing import Callable
@@ -20,6 +19,8 @@ from typing import Callable
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
+
+from ..atomic import atomic_path, atomic_write
 
 
 def reference_dir() -> Path:
@@ -57,10 +58,8 @@ def cached_embedding(key: str, images: Tensor, embed: Embed) -> tuple[Tensor, Te
         except Exception:  # a truncated or foreign file: recompute and overwrite it
             pass
     feats, logits = embed(images)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # unique per writer
-    save_file({"features": feats.contiguous(), "logits": logits.contiguous()}, str(tmp))
-    tmp.replace(path)  # atomic, so a concurrent reader never sees half a file
+    with atomic_path(path) as tmp:  # a concurrent reader never sees half a file
+        save_file({"features": feats.contiguous(), "logits": logits.contiguous()}, str(tmp))
     return feats, logits
 
 
@@ -73,10 +72,7 @@ def cached_json(key: str, compute: Callable[[], dict]) -> dict:
         except (OSError, json.JSONDecodeError):
             pass
     value = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # unique per writer
-    tmp.write_text(json.dumps(value, indent=1))
-    tmp.replace(path)
+    atomic_write(path, json.dumps(value, indent=1))
     return value
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Callable
 
+import torch
 from torch import nn
 
 from ..config import ModelConfig
 from .dcgan import build_dcgan
+from .tutorial_common import check_conditional
 from .tutorial_nets import TUTORIAL_MODELS
 
 Builder = Callable[[ModelConfig, tuple[int, int, int], int], tuple[nn.Module, nn.Module]]
@@ -22,5 +24,15 @@ MODELS: dict[str, Builder] = {"dcgan": build_dcgan, **TUTORIAL_MODELS}
 
 
 def build_models(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:
+    # for every model: conditioning on a one-class (unlabelled) dataset is a config mistake
+    check_conditional(cfg, num_classes)
     G, D = MODELS[cfg.name](cfg, img_shape, num_classes)
     return G, D
+
+
+def check_buildable(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> None:
+    """Build G and D once and drop them, so a model that cannot be built for the data fails
+    before anything is written.  (On the CPU: milliseconds for these sizes, where the meta
+    device costs seconds of one-off set-up.)  Leaves torch's RNG state as it found it."""
+    with torch.random.fork_rng(devices=[]):
+        build_models(cfg, img_shape, num_classes)

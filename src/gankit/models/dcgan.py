@@ -16,6 +16,12 @@ from ..config import ModelConfig
 from ..errors import GankitError
 from .layers import MinibatchDiscrimination, MinibatchStd, activation, maybe_sn, norm2d
 
+# layer types spectral norm applies to in each net (set by model.g/d_spectral_norm); it is applied
+# in build_dcgan after the N(0, 0.02) initialisation, so the power-iteration vectors computed at
+# registration belong to the final weights (G's label embedding is not normalised)
+_G_SN = (nn.Linear, nn.ConvTranspose2d)
+_D_SN = (nn.Linear, nn.Conv2d, nn.Embedding)
+
 
 def _stages(size: int) -> tuple[int, int]:
     """(s0, n) with size = s0 * 2**n and 4 <= s0 <= 7."""
@@ -41,15 +47,14 @@ class Generator(nn.Module):
         self.ch0 = ch
         self.embed = nn.Embedding(num_classes, cfg.z_dim) if cfg.conditional else None
         in_dim = cfg.z_dim * (2 if self.embed is not None else 1)
-        sn = cfg.g_spectral_norm
         # the projection has no bias when a norm follows: BN would cancel it
-        self.fc = maybe_sn(nn.Linear(in_dim, ch * s0 * s0, bias=cfg.g_norm == "none"), sn)
+        self.fc = nn.Linear(in_dim, ch * s0 * s0, bias=cfg.g_norm == "none")
         self.fc_post = nn.Sequential(norm2d(cfg.g_norm, ch), activation(cfg.g_act, cfg.leaky_slope))
         blocks: list[nn.Module] = []
         for i in range(n):
             last = i == n - 1
             out = c if last else ch // 2
-            blocks.append(maybe_sn(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=last or cfg.g_norm == "none"), sn))
+            blocks.append(nn.ConvTranspose2d(ch, out, 4, 2, 1, bias=last or cfg.g_norm == "none"))
             if last:
                 blocks.append(activation(cfg.out_act, cfg.leaky_slope))
             else:
@@ -71,12 +76,11 @@ class Discriminator(nn.Module):
         super().__init__()
         c, h, _ = img_shape
         s0, n = _stages(h)
-        sn = cfg.d_spectral_norm
         layers: list[nn.Module] = []
         ch_in, ch = c, cfg.d_width
         for i in range(n):
             # DCGAN: no normalisation on the first layer, which sees raw pixels
-            layers.append(maybe_sn(nn.Conv2d(ch_in, ch, 4, 2, 1, bias=i == 0 or cfg.d_norm == "none"), sn))
+            layers.append(nn.Conv2d(ch_in, ch, 4, 2, 1, bias=i == 0 or cfg.d_norm == "none"))
             if i > 0:
                 layers.append(norm2d(cfg.d_norm, ch))
             layers.append(activation(cfg.d_act, cfg.leaky_slope))
@@ -91,10 +95,10 @@ class Discriminator(nn.Module):
         self.mbd = MinibatchDiscrimination(feat, cfg.minibatch_disc, cfg.minibatch_disc_dim) if cfg.minibatch_disc else None
         if self.mbd is not None:
             feat += cfg.minibatch_disc
-        self.out = maybe_sn(nn.Linear(feat, 1), sn)
+        self.out = nn.Linear(feat, 1)
         # the projection acts on spatially pooled features (as in SNGAN): a per-class template
         # over all flattened pixels of the feature map lets G collapse to one image per class
-        self.embed = maybe_sn(nn.Embedding(num_classes, ch_in), sn) if cfg.conditional else None
+        self.embed = nn.Embedding(num_classes, ch_in) if cfg.conditional else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         fmap = self.features(x)
@@ -112,8 +116,7 @@ class Discriminator(nn.Module):
 def _init(m: nn.Module) -> None:
     # DCGAN's N(0, 0.02) initialisation; BN scales around 1
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        w = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
-        nn.init.normal_(w, 0.0, 0.02)
+        nn.init.normal_(m.weight, 0.0, 0.02)
         if m.bias is not None:
             nn.init.zeros_(m.bias)
     elif isinstance(m, nn.BatchNorm2d):
@@ -132,6 +135,10 @@ def build_dcgan(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: 
         nn.init.normal_(G.embed.weight, 0.0, cfg.z_dim ** -0.5)
     if D.embed is not None:
         # DCGAN's N(0, 0.02) like every other D weight, not PyTorch's N(0, 1) for embeddings
-        w = D.embed.parametrizations.weight.original if hasattr(D.embed, "parametrizations") else D.embed.weight
-        nn.init.normal_(w, 0.0, 0.02)
+        nn.init.normal_(D.embed.weight, 0.0, 0.02)
+    # spectral norm last: registering it runs power iterations on the weights as they are now
+    for net, types, on in ((G, _G_SN, cfg.g_spectral_norm), (D, _D_SN, cfg.d_spectral_norm)):
+        for m in list(net.modules()):
+            if isinstance(m, types):
+                maybe_sn(m, on)  # in place: module paths and state_dict keys stay the same
     return G, D

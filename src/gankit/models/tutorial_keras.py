@@ -21,7 +21,6 @@ from ..errors import GankitError
 from .tutorial_common import (
     SeedDiscriminator,
     SeedGenerator,
-    check_conditional,
     check_divisible,
     d_act,
     d_head,
@@ -61,7 +60,6 @@ def build_tf2_fashion(cfg: ModelConfig, img_shape: Shape, num_classes: int) -> t
     Conv2DT(C,5,s2)+tanh.  D: Conv2D(w,5,s2)+LReLU, Conv2D(2w,5,s2)+LReLU, Flatten,
     Dense(2w)+LReLU, Dropout, Dense(1) (logit).  Defaults w=64 for both."""
     check_divisible("tf2-fashion", img_shape, 4)
-    check_conditional(cfg, num_classes)
     c, h, w = img_shape
     gw, dw = cfg.g_width, cfg.d_width
     bn = cfg.g_norm == "batch"
@@ -96,7 +94,6 @@ def build_catdog(cfg: ModelConfig, img_shape: Shape, num_classes: int) -> tuple[
     (w=128).  D: Conv2D(w,3), Conv2D(2w,3,s2), Conv2D(2w,3,s2), Conv2D(4w,3,s2), each
     +LReLU+Dropout, Flatten, Dense(1) (logit) (w=64)."""
     check_divisible("catdog", img_shape, 8)
-    check_conditional(cfg, num_classes)
     c, h, w = img_shape
     gw, dw = cfg.g_width, cfg.d_width
     bn = cfg.g_norm == "batch"
@@ -131,7 +128,6 @@ def build_vogue(cfg: ModelConfig, img_shape: Shape, num_classes: int) -> tuple[n
     Conv2D(2w,5), Conv2D(4w,5), Conv2D(8w,5) valid, each +LReLU+Dropout, Flatten,
     Dropout, Dense(1) (logit) (w=32)."""
     check_divisible("vogue", img_shape, 4)
-    check_conditional(cfg, num_classes)
     c, h, w = img_shape
     if min(h, w) <= 16:
         raise GankitError(f"model.name=vogue: four valid 5x5 convolutions need image sides > 16, got {h}x{w}; "

@@ -17,7 +17,6 @@ from .tutorial_common import (
     EMBED_DIM,
     SeedDiscriminator,
     SeedGenerator,
-    check_conditional,
     d_act,
     d_head,
     d_maker,
@@ -32,7 +31,6 @@ from .tutorial_common import (
 
 
 def build_mlp(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:
-    check_conditional(cfg, num_classes)
     n_pix = math.prod(img_shape)
     gw, dw = cfg.g_width, cfg.d_width
 

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from ..config import Config
-from ..rundir import RunDir, atomic_write
+from ..atomic import atomic_write
+from ..rundir import RunDir
 from .plots import write_plots
 
 

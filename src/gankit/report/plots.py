@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..atomic import atomic_path  # noqa: E402
 from ..rundir import RunDir, read_jsonl  # noqa: E402
 
 PANELS = {
@@ -35,9 +36,12 @@ def _panel(rows: list[dict], title: str, series: dict[str, str], out: Path, ylim
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=8)
         fig.tight_layout()
-        tmp = out.with_name(f".{out.name}.tmp.png")
-        fig.savefig(tmp)
-        tmp.replace(out)
+        try:
+            with atomic_path(out) as tmp:
+                fig.savefig(tmp, format="png")
+        finally:
+            plt.close(fig)
+        return True
     plt.close(fig)
     return drawn
 

@@ -1,0 +1,99 @@
+"""The maths of one training step, outside the loop: what D sees, D's loss, G's loss.
+
+The loop in train.py only schedules; each phase here is a function of the networks, the
+batch and the config:
+
+- `DView`: everything D sees, real or fake, in the D step and in the G step alike:
+  DiffAugment (the same policy both steps, so G gets gradients through it) and instance
+  noise with its annealed std (Sønderby et al. 2017).  A G step that fed D clean images
+  would ask D about a distribution it was never trained on.
+- `d_objective`: D's loss on a real and a fake batch given their targets, plus the loss's
+  own penalty from the registry entry (WGAN-GP's gradient penalty) and R1.
+- `g_objective`: G's loss with D frozen, so no gradients for D's weights are computed
+  (and then thrown away) in the G step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .augment import diff_augment
+from .config import LossConfig
+from .losses import Loss, accuracy, generator_loss
+from .penalties import r1_penalty
+
+
+def instance_noise_std(step: int, total_steps: int, std0: float, anneal_steps: int = 0) -> float:
+    """std0 decayed linearly to 0 over `anneal_steps` (0 = over the whole run, total_steps)."""
+    if std0 <= 0:
+        return 0.0
+    span = anneal_steps if anneal_steps > 0 else total_steps
+    if span <= 0:
+        return float(std0)
+    return float(std0) * max(0.0, 1.0 - step / span)
+
+
+@dataclass(frozen=True)
+class DView:
+    """`view(x, step)`: the images D is shown at `step` (augmented, then noised)."""
+
+    policy: tuple[str, ...] = ()
+    noise_std: float = 0.0
+    noise_steps: int = 0
+    total_steps: int = 0
+
+    def sigma(self, step: int) -> float:
+        return instance_noise_std(step, self.total_steps, self.noise_std, self.noise_steps)
+
+    def __call__(self, x: Tensor, step: int) -> Tensor:
+        x = diff_augment(x, list(self.policy))
+        sigma = self.sigma(step)
+        return x + sigma * torch.randn_like(x) if sigma > 0 else x
+
+
+@dataclass
+class DResult:
+    total: Tensor  # what D minimises
+    real: Tensor  # the loss's real and fake parts (stats.jsonl)
+    fake: Tensor
+    real_logits: Tensor
+    fake_logits: Tensor
+
+
+def d_objective(D: nn.Module, loss: Loss, lo: LossConfig, real: Tensor, fake: Tensor, y: Tensor | None,
+                real_t: Tensor, fake_t: Tensor) -> DResult:
+    """D's loss on already-viewed real and fake images (fake detached from G)."""
+    if lo.r1_gamma > 0:
+        real = real.detach().requires_grad_(True)
+    real_logits, fake_logits = D(real, y), D(fake, y)
+    d_real, d_fake = loss.d_parts(real_logits, fake_logits, real_t, fake_t)
+    total = d_real + d_fake
+    if loss.penalty is not None:
+        total = total + lo.gp_weight * loss.penalty(D, real.detach(), fake.detach(), y)
+    if lo.r1_gamma > 0:
+        total = total + 0.5 * lo.r1_gamma * r1_penalty(real_logits, real)
+    return DResult(total, d_real, d_fake, real_logits, fake_logits)
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module):
+    """No gradients for module's parameters inside the block (their own flags restored after)."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def g_objective(D: nn.Module, loss: Loss, fake: Tensor, y: Tensor | None, swap: bool) -> tuple[Tensor, float]:
+    """(G's loss, fool rate) on already-viewed fake images; D's weights get no gradient."""
+    with frozen(D):
+        logits = D(fake, y)
+    return generator_loss(loss, logits, swap), accuracy(logits, logits, loss.threshold, swap)[2]

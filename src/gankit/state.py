@@ -1,0 +1,104 @@
+"""`TrainingState`: everything a run needs to continue exactly where it stopped.
+
+G, D, the EMA of G, both optimisers and their schedulers, every RNG the loop draws from,
+the step, the best evaluation score so far, and what sampling needs (image shape, class
+names, the training label prior).  `state_dict()` is the checkpoint (plain tensors and
+dicts, stored by checkpoint.py as safetensors + JSON) and `load_state_dict()` restores
+all of it, so resume is one call, and later sweep and distributed work save and restore
+the same object.  Checkpoints hold the networks unwrapped: whoever wraps G or D (DDP,
+torch.compile) keeps the wrapper outside this object.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from .checkpoint import load_state, save_state
+from .config import Config
+from .data import ImageData
+from .ema import EMA
+from .models import build_models
+from .optim import make_optimizers, make_schedulers
+from .rng import get_rng_states, set_rng_states
+from .sampling import label_prior
+
+
+def g_steps(total_steps: int, n_critic: int) -> int:
+    """How many of `total_steps` D steps are followed by a G step (steps s with (s+1) % n_critic == 0)."""
+    return total_steps // n_critic
+
+
+@dataclass
+class TrainingState:
+    cfg: Config
+    img_shape: tuple[int, int, int]
+    class_names: list[str]
+    prior: Tensor  # the training data's class frequencies (sampling.label_prior)
+    G: nn.Module
+    D: nn.Module
+    ema: EMA | None
+    opt_g: Optimizer
+    opt_d: Optimizer
+    schedulers: list
+    targets_rng: torch.Generator  # D's label tricks (CPU, whatever the device)
+    step: int = 0
+    best_fid: float | None = None
+
+    @classmethod
+    def create(cls, cfg: Config, data: ImageData, device: torch.device | str, total_steps: int) -> "TrainingState":
+        """A fresh state for training cfg on data; seeds torch's RNG first, so weights are reproducible."""
+        t = cfg.train
+        torch.manual_seed(t.seed)
+        img_shape = tuple(int(s) for s in data.images.shape[1:])
+        num_classes = max(len(data.class_names), 1)
+        G, D = build_models(cfg.model, img_shape, num_classes)
+        G.to(device)
+        D.to(device)
+        opt_g, opt_d = make_optimizers(G, D, cfg.optim)
+        schedulers = make_schedulers(opt_g, opt_d, cfg.optim, max(1, g_steps(total_steps, t.n_critic)))
+        ema = EMA(G, t.ema_decay, t.ema_start) if t.ema else None
+        return cls(cfg, img_shape, list(data.class_names), label_prior(data.labels, num_classes), G, D, ema,
+                   opt_g, opt_d, schedulers, torch.Generator().manual_seed(t.seed + 1))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.cfg.to_dict(), "step": self.step, "img_shape": list(self.img_shape),
+            "class_names": list(self.class_names), "label_prior": self.prior,
+            "G": self.G.state_dict(), "D": self.D.state_dict(),
+            "G_ema": self.ema.state_dict() if self.ema is not None else {},
+            "opt_G": self.opt_g.state_dict(), "opt_D": self.opt_d.state_dict(),
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "rng": {**get_rng_states(), "targets": self.targets_rng.get_state()},
+            "best_fid": self.best_fid,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> list[str]:
+        """Restore a checkpoint's state; returns RNG streams this machine could not restore."""
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_G"])
+        self.opt_d.load_state_dict(state["opt_D"])
+        for s, sd in zip(self.schedulers, state.get("schedulers", [])):
+            s.load_state_dict(sd)
+        if self.ema is not None and state.get("G_ema"):
+            self.ema.load_state_dict(state["G_ema"])
+        if "label_prior" in state:
+            self.prior = state["label_prior"]
+        self.targets_rng.set_state(state["rng"]["targets"])
+        self.step = int(state["step"])
+        best = state.get("best_fid")
+        self.best_fid = float(best) if best is not None and math.isfinite(best) else None
+        return set_rng_states(state["rng"])
+
+    def save(self, path: str | Path) -> None:
+        save_state(self.state_dict(), path)
+
+    def load(self, path: str | Path) -> list[str]:
+        return self.load_state_dict(load_state(path))

@@ -1,0 +1,25 @@
+"""The registry entry point: checks every registered model shares."""
+
+import dataclasses
+
+import pytest
+
+from gankit.config import ModelConfig
+from gankit.errors import GankitError
+from gankit.models import MODELS, build_models
+
+# an image shape each model builds at (the tutorial nets' presets; dcgan at 28px)
+SHAPES = {"dcgan": (1, 28, 28), "tf2-fashion": (1, 28, 28), "catdog": (3, 32, 32), "vogue": (1, 28, 28),
+          "mlp": (1, 28, 28)}
+
+
+def test_every_model_has_a_test_shape():
+    assert set(MODELS) <= set(SHAPES)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_conditional_on_unlabelled_data_is_rejected(name):
+    cfg = dataclasses.replace(ModelConfig(), name=name, g_width=8, d_width=8, conditional=True)
+    with pytest.raises(GankitError, match="model.conditional"):
+        build_models(cfg, SHAPES[name], 1)
+    build_models(cfg, SHAPES[name], 2)  # two classes are enough
