@@ -1,16 +1,12 @@
 """Atomic writes (gankit.atomic) and every call site that uses them: a failure mid-write
-leaves the previous file intact and no temporary file behind."""
+leaves the previous file intact and no temporary file behind.  (Downloads: tests/data/test_download.py.)"""
 
 from __future__ import annotations
 
 import errno
-import functools
-import hashlib
-import http.server
 import json
 import os
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -18,7 +14,6 @@ import torch
 from PIL import Image
 
 import gankit.checkpoint as checkpoint
-import gankit.data.download as download
 import gankit.metrics.reference as reference
 from gankit.atomic import atomic_path, atomic_write
 from gankit.checkpoint import load_state, save_state
@@ -210,57 +205,3 @@ def test_reference_json_failure_keeps_previous_cache(monkeypatch):
         reference.cached_json("floor", lambda: {"fid": 2.5})
     assert path.read_text() == "not json"
     assert listing(reference.reference_dir()) == ["floor.json"]
-
-
-# ---------------------------------------------------------------- downloads
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
-@pytest.fixture
-def served(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def md5(b: bytes) -> str:
-    return hashlib.md5(b).hexdigest()
-
-
-def test_download_enospc_mid_write_keeps_previous_file(served, tmp_path, monkeypatch):
-    root, url = served
-    (root / "f.bin").write_bytes(b"new payload")
-    dest_dir = tmp_path / "c"
-    dest_dir.mkdir()
-    (dest_dir / "f.bin").write_bytes(b"previous")
-    monkeypatch.setattr(download, "_stream", lambda u, dest, timeout: half_then_enospc(dest))
-    with pytest.raises(GankitError, match="No space left"):
-        download.fetch("f.bin", dest_dir, [url], md5s=(md5(b"new payload"),))
-    assert (dest_dir / "f.bin").read_bytes() == b"previous"
-    assert listing(dest_dir) == ["f.bin"]
-
-
-def test_download_wrong_bytes_keep_previous_file_then_next_mirror_wins(served, tmp_path):
-    root, url = served
-    (root / "bad").mkdir()
-    (root / "bad" / "f.bin").write_bytes(b"tampered")
-    dest_dir = tmp_path / "c"
-    dest_dir.mkdir()
-    (dest_dir / "f.bin").write_bytes(b"previous")
-    with pytest.raises(GankitError, match="got md5"):
-        download.fetch("f.bin", dest_dir, [url + "/bad"], md5s=(md5(b"good"),))
-    assert (dest_dir / "f.bin").read_bytes() == b"previous" and listing(dest_dir) == ["f.bin"]
-    (root / "f.bin").write_bytes(b"good")
-    assert download.fetch("f.bin", dest_dir, [url + "/bad", url], md5s=(md5(b"good"),)).read_bytes() == b"good"
-    assert listing(dest_dir) == ["f.bin"]

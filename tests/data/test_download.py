@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import http.server
@@ -152,3 +153,38 @@ def test_truncated_transfer_is_a_failure_and_leaves_nothing(tmp_path):
         thread.join(5)
         server.server_close()
     assert listing(tmp_path / "c") == []
+
+
+def half_then_enospc(path_arg):
+    """A writer that gets half way into the file and then finds the disk full."""
+    with open(path_arg, "wb") as f:
+        f.write(b"\x00half a file")
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_download_enospc_mid_write_keeps_previous_file(http_root, tmp_path, monkeypatch):
+    root, url = http_root
+    (root / "f.bin").write_bytes(b"new payload")
+    dest_dir = tmp_path / "c"
+    dest_dir.mkdir()
+    (dest_dir / "f.bin").write_bytes(b"previous")
+    monkeypatch.setattr("gankit.data.download._stream", lambda u, dest, timeout: half_then_enospc(dest))
+    with pytest.raises(GankitError, match="No space left"):
+        fetch("f.bin", dest_dir, [url], md5s=(md5(b"new payload"),))
+    assert (dest_dir / "f.bin").read_bytes() == b"previous"
+    assert listing(dest_dir) == ["f.bin"]
+
+
+def test_download_wrong_bytes_keep_previous_file_then_next_mirror_wins(http_root, tmp_path):
+    root, url = http_root
+    (root / "bad").mkdir()
+    (root / "bad" / "f.bin").write_bytes(b"tampered")
+    dest_dir = tmp_path / "c"
+    dest_dir.mkdir()
+    (dest_dir / "f.bin").write_bytes(b"previous")
+    with pytest.raises(GankitError, match="got md5"):
+        fetch("f.bin", dest_dir, [url + "/bad"], md5s=(md5(b"good"),))
+    assert (dest_dir / "f.bin").read_bytes() == b"previous" and listing(dest_dir) == ["f.bin"]
+    (root / "f.bin").write_bytes(b"good")
+    assert fetch("f.bin", dest_dir, [url + "/bad", url], md5s=(md5(b"good"),)).read_bytes() == b"good"
+    assert listing(dest_dir) == ["f.bin"]
