@@ -95,3 +95,15 @@ def test_kth_radii_exclude_self_for_large_norm_features(monkeypatch, block_rows)
     assert (r1 > 0).all()
     assert torch.allclose(r1, ref[:, 0], rtol=1e-6, atol=0)
     assert torch.allclose(r3, ref[:, 2], rtol=1e-6, atol=0)
+
+
+def test_nearest_distance_and_prdc_keep_precision_for_large_norm_features():
+    # the same float32 expansion ranks fake-vs-real pairs: with a large common offset it must
+    # still find each query's true nearest reference point
+    g = torch.Generator().manual_seed(1)
+    real = (1e4 + 1e-2 * torch.randn(300, 32, generator=g)).float()
+    fake = (1e4 + 1e-2 * torch.randn(200, 32, generator=g)).float()
+    brute = torch.cdist(fake.double(), real.double()).min(1).values
+    assert torch.allclose(nearest_distance(fake, real), brute, rtol=1e-6, atol=0)
+    same = prdc(real, real)  # a distribution against itself covers and is covered entirely
+    assert same["precision"] == 1.0 and same["recall"] == 1.0 and same["coverage"] == 1.0

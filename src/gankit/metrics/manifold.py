@@ -36,15 +36,20 @@ def _exact(a: Tensor, b: Tensor) -> Tensor:
     return (a.double() - b.double()).norm(dim=1)
 
 
+def _centred(ref: Tensor, *xs: Tensor) -> list[Tensor]:
+    """float32 copies of ref and xs, all shifted by ref's mean.  Distances are translation
+    invariant; the shift keeps the float32 expansion in _sqdist from losing the small
+    differences between features that share a large common offset."""
+    mu = ref.mean(0, dtype=torch.float64)
+    return [(t.double() - mu).float() for t in (ref, *xs)]
+
+
 def kth_radii(x: Tensor, ks: tuple[int, ...]) -> list[Tensor]:
     """For each k: distance from each row of x to its k-th nearest other row (itself excluded)."""
     n = x.shape[0]
     if n < 2:  # no other row: radius 0, as the point itself
         return [torch.zeros(n, dtype=torch.float64) for _ in ks]
-    # distances are translation invariant: centring keeps the float32 expansion from losing the
-    # small differences between features that share a large common offset
-    xf = x.float()
-    xf = xf - xf.mean(0, dtype=torch.float64).float()
+    (xf,) = _centred(x)
     x_sq = xf.square().sum(1)
     kmax = min(max(ks), n - 1)
     out = [torch.empty(n, dtype=torch.float64) for _ in ks]
@@ -66,7 +71,7 @@ def kth_radius(x: Tensor, k: int) -> Tensor:
 
 def nearest_distance(query: Tensor, ref: Tensor) -> Tensor:
     """Distance from each query row to its nearest ref row."""
-    q, r = query.float(), ref.float()
+    r, q = _centred(ref, query)
     r_sq = r.square().sum(1)
     out = torch.empty(q.shape[0], dtype=torch.float64)
     step = _rows(r.shape[0])
@@ -80,7 +85,7 @@ def prdc(fake: Tensor, real: Tensor, k_pr: int = 3, k_dc: int = 5) -> dict[str, 
     """Precision and recall (k_pr) and density and coverage (k_dc) of fake vs real features."""
     r_pr, r_dc = (v.float() for v in kth_radii(real, (k_pr, k_dc)))
     f_pr = kth_radius(fake, k_pr).float()
-    f, r = fake.float(), real.float()
+    r, f = _centred(real, fake)
     r_sq = r.square().sum(1)
     in_real = torch.zeros(f.shape[0], dtype=torch.bool)  # precision
     real_hit = torch.zeros(r.shape[0], dtype=torch.bool)  # recall: real inside some fake ball
