@@ -27,8 +27,10 @@ def test_state_dict_round_trip_restores_weights_rngs_step_and_best(tmp_path):
     torch.rand(3, generator=a.targets_rng)
     a.save(tmp_path / "s.safetensors")
     expected = torch.rand(4), torch.rand(2, generator=a.targets_rng)
-    b = TrainingState.create(build_config(sets=SETS + ["train.seed=9"]), _data(), "cpu", total_steps=10)
+    b = TrainingState.create(build_config(sets=SETS + ["train.seed=9"]), _data(30), "cpu", total_steps=10)
+    held = b.prior  # the sampler and the training monitor keep this tensor
     assert b.load(tmp_path / "s.safetensors") == []
+    assert held is b.prior and torch.equal(held, a.prior)
     assert torch.equal(torch.rand(4), expected[0])  # the device RNG continues where it was saved
     assert torch.equal(torch.rand(2, generator=b.targets_rng), expected[1])
     assert b.step == 7 and b.best_fid == 12.5

@@ -89,8 +89,8 @@ class TrainingState:
             s.load_state_dict(sd)
         if self.ema is not None and state.get("G_ema"):
             self.ema.load_state_dict(state["G_ema"])
-        if "label_prior" in state:
-            self.prior = state["label_prior"]
+        if "label_prior" in state:  # in place: the sampler and the monitor hold this tensor
+            self.prior.copy_(state["label_prior"])
         self.targets_rng.set_state(state["rng"]["targets"])
         self.step = int(state["step"])
         best = state.get("best_fid")
