@@ -37,9 +37,16 @@ def _config_rows(cfg: dict) -> str:
 
 
 def _metrics_table(metrics: dict) -> str:
+    """One row per metric: the model's value beside its real-vs-real floor (`floor_<metric>`)."""
+    def num(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def cell(v) -> str:
+        return f"{v:.4g}" if num(v) else ""
+
     rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{v:.4g}</td><td>{metrics.get('floor', {}).get(k, '') if isinstance(metrics.get('floor'), dict) else ''}</td></tr>"
-        for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+        f"<tr><td>{html.escape(k)}</td><td>{cell(v)}</td><td>{cell(metrics.get('floor_' + k))}</td></tr>"
+        for k, v in metrics.items() if num(v) and not k.startswith("floor_")
     )
     return f"<table><tr><th>metric</th><th>model</th><th>real-vs-real floor</th></tr>{rows}</table>"
 
@@ -67,7 +74,7 @@ def build_report(run: RunDir) -> str:
         parts.append("<h2>Evaluation</h2>" + _metrics_table(json.loads(metrics_file.read_text())))
     if warnings:
         parts.append("<h2>Warnings</h2><ul>" + "".join(
-            f"<li>step {w.get('step')}: {html.escape(w.get('message', ''))}</li>" for w in warnings) + "</ul>")
+            f"<li>{html.escape(w.get('message', ''))}</li>" for w in warnings) + "</ul>")  # names its step
     parts.append("<h2>Curves</h2>")
     for png in sorted(run.plots.glob("*.png")):
         parts.append(_img(png, png.stem))
