@@ -17,7 +17,6 @@ import gankit.checkpoint as checkpoint
 import gankit.metrics.reference as reference
 from gankit.atomic import atomic_path, atomic_write
 from gankit.checkpoint import load_state, save_state
-from gankit.errors import GankitError
 from gankit.imageio import save_image
 from gankit.report.plots import write_plots
 from gankit.rundir import RunDir

@@ -23,10 +23,9 @@ def resolve_class(cls: str, class_names: list[str], prior: torch.Tensor) -> int:
     else:
         raise GankitError(f"--class {cls!r}: not a class of this run; choose one of "
                           f"{', '.join(class_names) or '(none)'}")
-    trained = [class_names[int(i)] for i in trained_classes(prior)]
     if prior[idx] <= 0:
-        raise GankitError(f"--class {cls!r}: the run never saw this class (data.classes); "
-                          f"choose one of {', '.join(trained)}")
+        trained = ", ".join(class_names[int(i)] for i in trained_classes(prior))
+        raise GankitError(f"--class {cls!r}: the run never saw this class (data.classes); choose one of {trained}")
     return idx
 
 

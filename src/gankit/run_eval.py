@@ -98,5 +98,5 @@ class TrainingMonitor:
                              kid_subsets=20, seed=t.seed)
         row = {"step": step, "epoch": round(epoch, 4), "n": t.eval_n}
         row.update({k: v for k, v in m.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
-        self.run.append(self.run.path / "evals.jsonl", row)
+        self.run.append(self.run.evals_file, row)
         return m.get("fid")

@@ -32,6 +32,7 @@ from .atomic import atomic_write
 from .checkpoint import load_state
 from .config import Config, from_dict
 from .errors import GankitError
+from .sampling import uniform_prior
 
 
 @dataclass(frozen=True)
@@ -165,9 +166,7 @@ class LoadedRun:
 def checkpoint_prior(state: dict[str, Any], num_classes: int) -> torch.Tensor:
     """The label prior stored in a checkpoint; uniform for checkpoints older than the prior."""
     prior = state.get("label_prior")
-    if prior is None:
-        return torch.full((num_classes,), 1.0 / num_classes, dtype=torch.float64)
-    return prior.double()
+    return prior.double() if prior is not None else uniform_prior(num_classes)
 
 
 def load_run(path: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> LoadedRun:

@@ -21,12 +21,15 @@ from torch import Tensor, nn
 from .ema import EMA, recompute_bn_stats
 
 
+def uniform_prior(num_classes: int) -> Tensor:
+    """Every class equally likely: for checkpoints written before the prior was stored."""
+    return torch.full((num_classes,), 1.0 / num_classes, dtype=torch.float64)
+
+
 def label_prior(labels: Tensor, num_classes: int) -> Tensor:
     """Class frequencies (float64, sums to 1) of the training labels."""
     counts = torch.bincount(labels.long().flatten(), minlength=num_classes)[:num_classes].double()
-    if counts.sum() == 0:
-        return torch.full((num_classes,), 1.0 / num_classes, dtype=torch.float64)
-    return counts / counts.sum()
+    return counts / counts.sum() if counts.sum() > 0 else uniform_prior(num_classes)
 
 
 def trained_classes(prior: Tensor) -> Tensor:
@@ -48,9 +51,7 @@ def inputs(G: nn.Module, n: int, generator: torch.Generator, prior: Tensor | Non
         return z, None
     if classes is not None:
         return z, classes
-    if prior is None:
-        prior = torch.full((G.num_classes,), 1.0 / G.num_classes, dtype=torch.float64)
-    return z, draw_labels(prior, n, generator)
+    return z, draw_labels(prior if prior is not None else uniform_prior(G.num_classes), n, generator)
 
 
 @torch.no_grad()

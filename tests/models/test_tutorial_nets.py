@@ -1,4 +1,4 @@
-"""The seed-system networks: exact layer lists and parameter counts of each preset (worked
+"""The tutorial networks: exact layer lists and parameter counts of each preset (worked
 out by hand from the tutorials' descriptions), output shapes and ranges, conditioning, and
 the config switches (spectral norm, dropout, norms, minibatch features, activations)."""
 

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
+from ..errors import GankitError
 from .dcgan import build_dcgan
-from .tutorial_common import check_conditional
 from .tutorial_nets import TUTORIAL_MODELS
 
 Builder = Callable[[ModelConfig, tuple[int, int, int], int], tuple[nn.Module, nn.Module]]
@@ -25,7 +25,9 @@ MODELS: dict[str, Builder] = {"dcgan": build_dcgan, **TUTORIAL_MODELS}
 
 def build_models(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:
     # for every model: conditioning on a one-class (unlabelled) dataset is a config mistake
-    check_conditional(cfg, num_classes)
+    if cfg.conditional and num_classes < 2:
+        raise GankitError(f"model.conditional=true needs a labelled dataset with >= 2 classes, got "
+                          f"{num_classes}; set model.conditional=false or pick labelled data")
     G, D = MODELS[cfg.name](cfg, img_shape, num_classes)
     return G, D
 

@@ -1,8 +1,8 @@
-"""Shared pieces of the seed-system networks (the tutorials gankit reproduces layer for layer).
+"""Shared pieces of the tutorial networks (the tutorials gankit reproduces layer for layer).
 
 `Maker` builds conv/linear layers with the two cross-cutting switches applied in the right
 order (framework-matching initialisation first, then spectral norm, so the power-iteration
-vectors start from the final weights).  `SeedGenerator` / `SeedDiscriminator` wrap a plain
+vectors start from the final weights).  `TutorialGenerator` / `TutorialDiscriminator` wrap a plain
 `nn.Sequential` body with the label conditioning and the MODELS calling convention, so each
 tutorial file only lists its layers.  `mbstd_opt` / `d_head` add the optional minibatch
 features and the final one-unit Dense.
@@ -103,12 +103,6 @@ def d_in_channels(cfg: ModelConfig, channels: int) -> int:
     return channels + (1 if cfg.conditional else 0)
 
 
-def check_conditional(cfg: ModelConfig, num_classes: int) -> None:
-    if cfg.conditional and num_classes < 2:
-        raise GankitError(f"model.conditional=true needs a labelled dataset with >= 2 classes, got "
-                          f"{num_classes}; set model.conditional=false or pick labelled data")
-
-
 def check_divisible(name: str, img_shape: tuple[int, int, int], factor: int) -> None:
     _, h, w = img_shape
     if h % factor or w % factor:
@@ -140,7 +134,7 @@ def _labels(y: torch.Tensor | None, who: str) -> torch.Tensor:
     return y.long()
 
 
-class SeedGenerator(nn.Module):
+class TutorialGenerator(nn.Module):
     """G(z, y=None): concatenates a label embedding to z (when conditional), then runs `body`."""
 
     def __init__(self, body: nn.Sequential, cfg: ModelConfig, num_classes: int, mk: Maker):
@@ -157,7 +151,7 @@ class SeedGenerator(nn.Module):
         return self.body(z)
 
 
-class SeedDiscriminator(nn.Module):
+class TutorialDiscriminator(nn.Module):
     """D(x, y=None) -> logits [N].
 
     `image_input=True` (conv Ds): the label becomes one extra H*W input channel through an

@@ -19,8 +19,8 @@ from torch import nn
 from ..config import ModelConfig
 from ..errors import GankitError
 from .tutorial_common import (
-    SeedDiscriminator,
-    SeedGenerator,
+    TutorialDiscriminator,
+    TutorialGenerator,
     check_divisible,
     d_act,
     d_head,
@@ -81,8 +81,8 @@ def build_tf2_fashion(cfg: ModelConfig, img_shape: Shape, num_classes: int) -> t
         *dropout(cfg.d_dropout),
         *d_head(cfg, dk, 2 * dw),
     )
-    return (SeedGenerator(g, cfg, num_classes, mk),
-            SeedDiscriminator(d, cfg, img_shape, num_classes, dk, image_input=True))
+    return (TutorialGenerator(g, cfg, num_classes, mk),
+            TutorialDiscriminator(d, cfg, img_shape, num_classes, dk, image_input=True))
 
 
 # ---------------------------------------------------------------------------------------
@@ -114,8 +114,8 @@ def build_catdog(cfg: ModelConfig, img_shape: Shape, num_classes: int) -> tuple[
         convs += [dk.conv(i, o, 3, 2, 1, bias=not dbn), *norm2d_opt(cfg.d_norm, o), d_act(cfg), *dropout(p)]
         fh, fw = _down(fh, 3, 2, 1), _down(fw, 3, 2, 1)
     d = nn.Sequential(*convs, *mbstd_opt(cfg), nn.Flatten(), *d_head(cfg, dk, (4 * dw + int(cfg.mbstd)) * fh * fw))
-    return (SeedGenerator(g, cfg, num_classes, mk),
-            SeedDiscriminator(d, cfg, img_shape, num_classes, dk, image_input=True))
+    return (TutorialGenerator(g, cfg, num_classes, mk),
+            TutorialDiscriminator(d, cfg, img_shape, num_classes, dk, image_input=True))
 
 
 # ---------------------------------------------------------------------------------------
@@ -152,5 +152,5 @@ def build_vogue(cfg: ModelConfig, img_shape: Shape, num_classes: int) -> tuple[n
         convs += [dk.conv(i, o, 5, bias=not dbn), *norm2d_opt(cfg.d_norm, o), d_act(cfg), *dropout(p)]
     feat = (8 * dw + int(cfg.mbstd)) * (h - 16) * (w - 16)
     d = nn.Sequential(*convs, *mbstd_opt(cfg), nn.Flatten(), *dropout(p), *d_head(cfg, dk, feat))
-    return (SeedGenerator(g, cfg, num_classes, mk),
-            SeedDiscriminator(d, cfg, img_shape, num_classes, dk, image_input=True))
+    return (TutorialGenerator(g, cfg, num_classes, mk),
+            TutorialDiscriminator(d, cfg, img_shape, num_classes, dk, image_input=True))

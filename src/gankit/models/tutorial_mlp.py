@@ -15,8 +15,8 @@ from torch import nn
 from ..config import ModelConfig
 from .tutorial_common import (
     EMBED_DIM,
-    SeedDiscriminator,
-    SeedGenerator,
+    TutorialDiscriminator,
+    TutorialGenerator,
     d_act,
     d_head,
     d_maker,
@@ -51,5 +51,5 @@ def build_mlp(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: in
     for i, o in ((4 * dw, 2 * dw), (2 * dw, dw)):
         d_layers += [dk.linear(i, o, bias=not dbn), *norm1d(cfg.d_norm, o), d_act(cfg), *dropout(cfg.d_dropout)]
     d_layers += [*mbstd_opt(cfg), *d_head(cfg, dk, dw + int(cfg.mbstd))]
-    return (SeedGenerator(nn.Sequential(*g_layers), cfg, num_classes, mk),
-            SeedDiscriminator(nn.Sequential(*d_layers), cfg, img_shape, num_classes, dk, image_input=False))
+    return (TutorialGenerator(nn.Sequential(*g_layers), cfg, num_classes, mk),
+            TutorialDiscriminator(nn.Sequential(*d_layers), cfg, img_shape, num_classes, dk, image_input=False))

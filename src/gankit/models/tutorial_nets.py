@@ -1,4 +1,4 @@
-"""The seed-system networks by CLI name: the tutorial GANs users arrive from, reproduced
+"""The tutorial networks by CLI name: the tutorial GANs users arrive from, reproduced
 layer for layer.  Each builder follows the MODELS contract (see models/__init__.py) and is
 paired with a preset of the same tutorial (docs/presets.md).
 

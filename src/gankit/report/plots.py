@@ -22,28 +22,26 @@ PANELS = {
 
 def _panel(rows: list[dict], title: str, series: dict[str, str], out: Path, ylim=None) -> bool:
     fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
-    drawn = False
-    for key, label in series.items():
-        pts = [(r["epoch"], r[key]) for r in rows if key in r and r[key] is not None]
-        if pts:
-            ax.plot(*zip(*pts), label=label, linewidth=1.2)
-            drawn = True
-    if drawn:
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        if ylim:
-            ax.set_ylim(*ylim)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=8)
-        fig.tight_layout()
-        try:
+    try:
+        drawn = False
+        for key, label in series.items():
+            pts = [(r["epoch"], r[key]) for r in rows if key in r and r[key] is not None]
+            if pts:
+                ax.plot(*zip(*pts), label=label, linewidth=1.2)
+                drawn = True
+        if drawn:
+            ax.set_title(title)
+            ax.set_xlabel("epoch")
+            if ylim:
+                ax.set_ylim(*ylim)
+            ax.grid(alpha=0.3)
+            ax.legend(loc="best", fontsize=8)
+            fig.tight_layout()
             with atomic_path(out) as tmp:
                 fig.savefig(tmp, format="png")
-        finally:
-            plt.close(fig)
-        return True
-    plt.close(fig)
-    return drawn
+        return drawn
+    finally:
+        plt.close(fig)
 
 
 def write_plots(run: RunDir) -> list[Path]:
@@ -55,7 +53,7 @@ def write_plots(run: RunDir) -> list[Path]:
         ylim = (-0.02, 1.02) if name == "accuracy.png" else None
         if _panel(rows, title, series, run.plots / name, ylim):
             written.append(run.plots / name)
-    evals = read_jsonl(run.path / "evals.jsonl")
+    evals = read_jsonl(run.evals_file)
     if evals and _panel(evals, "FID (evaluator features)", {"fid": "FID"}, run.plots / "fid.png"):
         written.append(run.plots / "fid.png")
     return written
