@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     _config_args(p)
     p.add_argument("--epochs", type=int, help="shorthand for --set train.epochs=N")
     p.add_argument("--seed", type=int, help="shorthand for --set train.seed=S")
+    p.add_argument("--budget", metavar="DURATION", help="shorthand for --set train.budget=DURATION (e.g. 10m): "
+                   "train until this much wall-clock time is spent")
     p.add_argument("--out", default="runs", help="parent folder of run directories (default: runs)")
     p.add_argument("--name", help="run directory name after its number (default: the preset)")
     p.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
@@ -58,8 +60,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
     p.add_argument("--checkpoint", help="a checkpoint file other than the run's last one")
 
-    p = sub.add_parser("report", help="(re)write RUN/report.html and plots from the run directory")
-    p.add_argument("run", metavar="RUN")
+    p = sub.add_parser("sweep", help="run a study: a grid, random or TPE search over config keys, K seeds each")
+    p.add_argument("study", metavar="STUDY", help="a built-in study (see --list) or a study TOML file")
+    p.add_argument("--full", action="store_true", help="the original experiment's budget instead of the quick one")
+    p.add_argument("--out", metavar="DIR", help="study directory (default studies/STUDY); re-running resumes it")
+    p.add_argument("--storage", metavar="URL", help="Optuna storage shared by workers on several machines, "
+                   "e.g. postgresql://user:pw@host/db (default: SQLite in the study directory)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (CPU threads split between them)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key in every trial (not one the study varies)")
+    p.add_argument("--data-dir")
+    p.add_argument("--dry-run", action="store_true", help="list the planned trials, train nothing")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --workers N
+    p.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
+
+    p = sub.add_parser("report", help="(re)write the report of a run directory or a study directory")
+    p.add_argument("run", metavar="RUN_OR_STUDY")
 
     sub.add_parser("presets", help="list the shipped presets")
 
@@ -98,10 +114,12 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.resume:
         run = open_run_dir(a.resume)
         if a.preset or a.config or a.sets:
-            raise GankitError("--resume continues a run with its own config; only --epochs may change it")
+            raise GankitError("--resume continues a run with its own config; only --epochs and --budget may change it")
         cfg = from_dict(json.loads(run.config_file.read_text()))
         if a.epochs:
             set_value(cfg, "train.epochs", a.epochs)
+        if a.budget:
+            set_value(cfg, "train.budget", a.budget)
         validate(cfg)
         if not run.last_checkpoint.is_file():
             raise GankitError(f"{a.resume}: no checkpoint to resume from; start a new run")
@@ -112,6 +130,8 @@ def cmd_train(a: argparse.Namespace) -> int:
             sets.append(f"train.epochs={a.epochs}")
         if a.seed is not None:
             sets.append(f"train.seed={a.seed}")
+        if a.budget is not None:
+            sets.append(f"train.budget={a.budget}")
         cfg = build_config(a.preset, a.config, sets)
         if a.dry_run:
             print(cfg.to_json())
@@ -153,11 +173,39 @@ def cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(a: argparse.Namespace) -> int:
+    from .studies import load_study, storage_name, sweep, write_study_report
+
+    study = load_study(a.study, full=a.full, sets=a.sets)
+    if a.workers < 1:
+        raise GankitError("--workers must be >= 1")
+    if a.dry_run:
+        settings = study.settings()
+        print(f"study {study.name}: {study.search} search, {len(settings) if settings else study.trials} settings "
+              f"x {study.repeats} seeds, ranked by {study.metric} at n={study.eval_n}")
+        for params in settings:
+            print(f"  {study.label(params)}")
+        return 0
+    out = a.out or str(Path("studies") / storage_name(study))
+    worker_args = [a.study, "--out", out, *(["--storage", a.storage] if a.storage else []),
+                   *(["--full"] if a.full else []), *[x for s in a.sets for x in ("--set", s)],
+                   *(["--data-dir", a.data_dir] if a.data_dir else [])]
+    study_dir = sweep(study, out=out, storage=a.storage, workers=a.workers, data_dir=a.data_dir,
+                      threads=a.threads, progress=not a.worker, worker_args=worker_args)
+    if not a.worker:
+        print(f"report: {write_study_report(study_dir)}")
+    return 0
+
+
 def cmd_report(a: argparse.Namespace) -> int:
     from .report.html import write_report
     from .rundir import open_run_dir
+    from .studies import is_study_dir, write_study_report
 
-    print(write_report(open_run_dir(a.run)))
+    if is_study_dir(a.run):
+        print(write_study_report(Path(a.run)))
+    else:
+        print(write_report(open_run_dir(a.run)))
     return 0
 
 
@@ -218,7 +266,7 @@ def cmd_evaluator(a: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate, "export": cmd_export,
-            "report": cmd_report, "presets": cmd_presets, "options": cmd_options, "data": cmd_data,
+            "sweep": cmd_sweep, "report": cmd_report, "presets": cmd_presets, "options": cmd_options, "data": cmd_data,
             "evaluator": cmd_evaluator}
 
 

@@ -96,6 +96,7 @@ class TrainConfig:
     eval_every: int = 0  # epochs between quick evaluations; 0 = off
     eval_n: int = 2000  # samples per quick evaluation
     max_steps: int = 0  # stop after this many steps (batches, i.e. D steps); 0 = run all epochs
+    budget: str = ""  # wall-clock training budget (e.g. 90s, 10m, 1.5h): stop when spent; "" = none
     grid_size: int = 64  # images in a sample grid
     progress: bool = True  # progress bar on stderr
     tensorboard: bool = True  # write TensorBoard event files to RUN/tb
@@ -221,6 +222,21 @@ def apply_dict(cfg: Config, d: dict[str, Any], where: str = "config") -> Config:
 
 def from_dict(d: dict[str, Any]) -> Config:
     return apply_dict(Config(), d)
+
+
+def budget_seconds(text: str) -> float:
+    """`train.budget` in seconds: "90", "90s", "10m", "1.5h"; "" is no budget (0)."""
+    text = text.strip().lower()
+    if not text:
+        return 0.0
+    scale = {"s": 1, "m": 60, "h": 3600}.get(text[-1])
+    try:
+        value = float(text[:-1] if scale else text) * (scale or 1)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise GankitError(f"train.budget={text!r}: expected a duration such as 90s, 10m or 1.5h")
+    return value
 
 
 def parse_set(item: str) -> tuple[str, str]:

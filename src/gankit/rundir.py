@@ -119,9 +119,14 @@ def create_run_dir(out: str | Path, name: str) -> RunDir:
         taken = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"(\d{4,})-", p.name))]
         path = root / f"{max(taken, default=0) + 1:04d}-{safe}"
         path.mkdir()
-    run = RunDir(path)
+    return run_dir_at(path)
+
+
+def run_dir_at(path: Path) -> RunDir:
+    """A run directory at a chosen path (a study's trial), made with its sub-folders if new."""
+    run = RunDir(Path(path))
     for sub in (run.samples, run.plots, run.checkpoints):
-        sub.mkdir()
+        sub.mkdir(parents=True, exist_ok=True)
     return run
 
 

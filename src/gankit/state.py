@@ -50,6 +50,7 @@ class TrainingState:
     targets_rng: torch.Generator  # D's label tricks (CPU, whatever the device)
     step: int = 0
     best_fid: float | None = None
+    seconds: float = 0.0  # training wall-clock so far, over every session (train.budget counts it)
 
     @classmethod
     def create(cls, cfg: Config, data: ImageData, device: torch.device | str, total_steps: int) -> "TrainingState":
@@ -76,7 +77,7 @@ class TrainingState:
             "opt_G": self.opt_g.state_dict(), "opt_D": self.opt_d.state_dict(),
             "schedulers": [s.state_dict() for s in self.schedulers],
             "rng": {**get_rng_states(), "targets": self.targets_rng.get_state()},
-            "best_fid": self.best_fid,
+            "best_fid": self.best_fid, "seconds": self.seconds,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> list[str]:
@@ -95,6 +96,7 @@ class TrainingState:
         self.step = int(state["step"])
         best = state.get("best_fid")
         self.best_fid = float(best) if best is not None and math.isfinite(best) else None
+        self.seconds = float(state.get("seconds", 0.0))
         return set_rng_states(state["rng"])
 
     def save(self, path: str | Path) -> None:

@@ -10,11 +10,12 @@ Config; everything it produces goes into the run directory.
 from __future__ import annotations
 
 import signal
+import time
 from dataclasses import dataclass, field
 
 import torch
 
-from .config import Config
+from .config import Config, budget_seconds
 from .data import ImageData, load_dataset
 from .errors import GankitError
 from .imageio import to_float
@@ -83,7 +84,13 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
         run.truncate_logs(state.step)  # rows written after the checkpoint belong to lost work
         run.log_event("resume", step=state.step, **({"rng_not_restored": lost} if lost else {}))
 
+    budget, clock, spent_before = budget_seconds(t.budget), time.perf_counter(), state.seconds
+
+    def spent() -> float:  # training seconds over every session of this run
+        return spent_before + time.perf_counter() - clock
+
     def checkpoint(tag: str = "last") -> None:
+        state.seconds = spent()
         sampler(state.step)  # the EMA G is stored with batch-norm statistics that fit its weights
         state.save(run.checkpoints / f"{tag}.safetensors")
 
@@ -91,12 +98,13 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
     log = Logger(run, cfg, total_steps, steps_per_epoch)
     G.train()
     D.train()
+    out_of_time = False
     with Interrupt() as interrupt:
-        while state.step < total_steps and not interrupt.requested:
+        while state.step < total_steps and not interrupt.requested and not out_of_time:
             epoch, i = divmod(state.step, steps_per_epoch)
             order = epoch_order(n, t.seed, epoch)
             log.start_epoch(epoch, i)
-            while i < steps_per_epoch and state.step < total_steps and not interrupt.requested:
+            while i < steps_per_epoch and state.step < total_steps and not interrupt.requested and not out_of_time:
                 step = state.step
                 idx = order[i * t.batch_size:(i + 1) * t.batch_size]
                 real = to_float(images_u8[idx], cfg.data.range).to(device)
@@ -148,9 +156,10 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
                     run.log_event("nan", step=step, loss=bad)
                     raise GankitError(f"training diverged at step {step}: the {bad} loss is not finite; "
                                       "lower the learning rates or try loss.name=hinge / model.d_spectral_norm=true")
+                out_of_time = budget > 0 and spent() >= budget
 
             epoch_done = i == steps_per_epoch
-            finished = state.step >= total_steps
+            finished = state.step >= total_steps or out_of_time
             # samples
             if (epoch_done and (epoch + 1) % t.sample_every == 0) or finished or interrupt.requested:
                 save_samples(run, sampler(state.step), cfg, state.prior, state.step, steps_per_epoch,
@@ -167,6 +176,8 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
             log.end_epoch()
         if interrupt.requested:
             run.log_event("interrupted", step=state.step)
+        elif out_of_time:
+            run.log_event("budget_spent", step=state.step, seconds=round(state.seconds, 1))
     summary = log.close(state.step)
     summary["interrupted"] = interrupt.requested
     return summary

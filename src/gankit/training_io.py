@@ -125,11 +125,9 @@ class Logger:
     def warn(self, step: int, message: str) -> None:
         """A training-health warning: events.jsonl (shown in the report) and the terminal."""
         self.run.log_event("warning", step=step, message=message)
-        text = f"warning: {message}"
-        if self.bar is not None:
-            self.bar.write(text, file=sys.stderr)
-        else:
-            print(text, file=sys.stderr)
+        from tqdm import tqdm
+
+        tqdm.write(f"warning: {message}", file=sys.stderr)  # above any progress bar (the run's, a study's)
 
     def end_epoch(self) -> None:
         if self.bar is not None:

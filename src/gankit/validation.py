@@ -6,7 +6,7 @@ registries themselves, so a new loss or model is valid the moment it is register
 from __future__ import annotations
 
 from .augment import AUGMENTS
-from .config import Config
+from .config import Config, budget_seconds
 from .data import DATASETS
 from .errors import GankitError
 from .losses import LOSSES
@@ -55,6 +55,7 @@ def check(cfg: Config) -> Config:
         bad("minibatch discrimination / mbstd compare samples within a batch: train.batch_size must be >= 2")
     if t.epochs < 1 or t.batch_size < 1 or t.n_critic < 1:
         bad("train.epochs, train.batch_size and train.n_critic must be >= 1")
+    budget_seconds(t.budget)  # raises on a malformed duration
     if t.log_every < 1 or t.sample_every < 1 or t.checkpoint_every < 1:
         bad("train.log_every, train.sample_every and train.checkpoint_every must be >= 1")
     if not 0.0 < t.ema_decay < 1.0:

@@ -1,0 +1,16 @@
+"""Studies: many runs of one experiment (`gankit sweep`) and the page that compares them.
+
+    load_study(name_or_file, full=False, sets=[...]) -> Study     spec.py
+    sweep(study, out=..., storage=..., workers=N) -> study dir   sweep.py (Optuna in runner.py)
+    load_results(study_dir) -> StudyResults                       results.py
+    write_study_report(study_dir) -> report.html (+ summary.md)   report.py
+"""
+
+from .results import is_study_dir, load_results
+from .report import write_study_report
+from .runner import storage_name
+from .spec import Study, builtin_names, load_study
+from .sweep import sweep
+
+__all__ = ["Study", "builtin_names", "is_study_dir", "load_results", "load_study", "storage_name", "sweep",
+           "write_study_report"]

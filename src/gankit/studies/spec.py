@@ -1,0 +1,260 @@
+"""A study: a base config plus axes over config keys, searched by grid, random or TPE.
+
+Study files are TOML; the built-in ones live in gankit/studies/builtin/:
+
+    description = "one line"
+    preset = "dcgan"          # the base config ...
+    search = "grid"           # grid | random | tpe
+    trials = 0                # random / tpe: how many settings (grid: all of them)
+    repeats = 3               # seeds per setting: train.seed = the config's seed + repeat
+    metric = "fid"            # a metric of `gankit evaluate`, measured at the end of each trial
+    eval_n = 2000             # samples in that evaluation
+    [set]                     # ... with these overrides (any dotted config key)
+    "train.epochs" = 2
+    [axes]
+    "loss.name" = ["bce", "ns", "hinge"]                               # values of one key
+    lr = {keys = ["optim.g_lr", "optim.d_lr"], values = [1e-4, 2e-4]} # keys moved together
+    "optim.g_lr" = {low = 1e-5, high = 1e-3, log = true}             # a range (random, tpe)
+    variant = {variants = {baseline = {}, smoothing = {"loss.real_label" = 0.9}}}
+    [full]                    # `--full`: the original experiment's budget; replaces the
+    repeats = 3               # top-level keys it names and adds to [set]
+    [full.set]
+    "train.epochs" = 25
+
+A setting is one choice per axis; a trial is one setting with one seed, trained into one
+ordinary run directory.  Every setting's config is built and validated when the study is
+loaded, before anything trains.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..config import Config, field_types, parse_set, set_value
+from ..configure import load_preset, read_toml, validate
+from ..errors import GankitError
+
+SEARCHES = ("grid", "random", "tpe")
+# metrics of `gankit evaluate` a study can rank by, and whether higher is better
+METRICS = {"fid": False, "kid_mean": False, "nn_dist_mean": True, "cs": True, "precision": True,
+           "recall": True, "density": True, "coverage": True, "classes_covered": True}
+_TOP_KEYS = {"description", "preset", "search", "trials", "repeats", "metric", "eval_n", "seed", "set", "axes", "full"}
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One dimension of a study: named values of one or more tied keys, named override
+    groups (variants), or a numeric range (random and TPE search only)."""
+
+    name: str
+    keys: tuple[str, ...] = ()
+    values: tuple = ()  # one value per choice (values axes)
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {key: value}
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "variants" if self.variants else "range" if self.low is not None else "values"
+
+    @property
+    def short(self) -> str:
+        """The name shown in labels: loss.name -> loss, optim.g_lr -> g_lr."""
+        n = self.name
+        return n[:-5] if n.endswith(".name") else n.rsplit(".", 1)[-1]
+
+    @property
+    def choices(self) -> tuple:
+        """What Optuna records for this axis: plain scalars (lists become JSON text)."""
+        if self.kind == "variants":
+            return tuple(self.variants)
+        return tuple(v if isinstance(v, (str, int, float, bool)) else json.dumps(v) for v in self.values)
+
+    def overrides(self, choice: Any) -> dict[str, Any]:
+        if self.kind == "variants":
+            return dict(self.variants[choice])
+        value = self.values[self.choices.index(choice)] if self.kind == "values" else choice
+        return {k: value for k in self.keys}
+
+    def label(self, choice: Any) -> str:
+        text = f"{choice:.3g}" if isinstance(choice, float) else str(choice)
+        return f"{self.short}={text}"
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    description: str = ""
+    preset: str = "dcgan"
+    search: str = "grid"
+    trials: int = 0
+    repeats: int = 1
+    metric: str = "fid"
+    eval_n: int = 2000
+    seed: int = 0  # seeds the random and TPE searches (training seeds come from the config)
+    sets: dict[str, Any] = field(default_factory=dict)  # the study's overrides, then the user's --set
+    axes: tuple[Axis, ...] = ()
+    full: bool = False
+
+    @property
+    def maximise(self) -> bool:
+        return METRICS[self.metric]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in ("name", "description", "preset", "search", "trials", "repeats",
+                                             "metric", "eval_n", "seed", "sets", "full")}
+        d["axes"] = [{"name": a.name, "keys": list(a.keys), "values": list(a.values), "variants": a.variants,
+                      "low": a.low, "high": a.high, "log": a.log} for a in self.axes]
+        return d
+
+    # -- settings and their configs
+
+    def settings(self) -> list[dict[str, Any]]:
+        """The planned settings ({axis name: choice}); TPE plans none, it asks as it goes."""
+        grid = [dict(zip([a.name for a in self.axes], combo))
+                for combo in itertools.product(*[a.choices for a in self.axes])] if self.search != "tpe" else []
+        if self.search == "grid":
+            return grid
+        if self.search == "random":
+            rng = random.Random(self.seed)
+            if not any(a.kind == "range" for a in self.axes):
+                return rng.sample(grid, min(self.trials, len(grid)))  # distinct settings
+            return [{a.name: _draw(a, rng) for a in self.axes} for _ in range(self.trials)]
+        return []
+
+    def label(self, params: dict[str, Any]) -> str:
+        return " · ".join(a.label(params[a.name]) for a in self.axes) or "base"
+
+    def config(self, params: dict[str, Any], repeat: int = 0) -> Config:
+        """The validated config of one trial: preset, study overrides, the setting, the seed."""
+        cfg = load_preset(self.preset)
+        for key, value in self.sets.items():
+            set_value(cfg, key, value)
+        for a in self.axes:
+            for key, value in a.overrides(params[a.name]).items():
+                set_value(cfg, key, value)
+        set_value(cfg, "train.seed", cfg.train.seed + repeat)
+        cfg.description = f"{self.name}: {self.label(params)} (seed {cfg.train.seed})"
+        return validate(cfg)
+
+    def check(self) -> None:
+        """Build every planned setting's config (range ends for TPE), so typos fail before training."""
+        probes = self.settings() or [
+            {a.name: (a.low if a.kind == "range" else a.choices[0]) for a in self.axes},
+            {a.name: (a.high if a.kind == "range" else a.choices[-1]) for a in self.axes}]
+        for params in probes:
+            try:
+                self.config(params)
+            except GankitError as e:
+                raise GankitError(f"study {self.name}, setting {self.label(params)}: {e}") from None
+
+
+def _draw(a: Axis, rng: random.Random) -> Any:
+    if a.kind != "range":
+        return rng.choice(a.choices)
+    if a.log:
+        import math
+
+        return math.exp(rng.uniform(math.log(a.low), math.log(a.high)))
+    return rng.uniform(a.low, a.high)
+
+
+# ---------------------------------------------------------------------------------------
+# reading study files
+
+
+def builtin_names() -> list[str]:
+    files = resources.files("gankit") / "studies" / "builtin"
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
+
+
+def _axis(name: str, spec: Any, where: str) -> Axis:
+    keys = field_types()
+    if isinstance(spec, list):
+        spec = {"keys": [name], "values": spec}
+    if not isinstance(spec, dict):
+        raise GankitError(f"{where}: axis {name!r} must be a list of values or a table")
+    unknown = set(spec) - {"keys", "values", "variants", "low", "high", "log"}
+    if unknown:
+        raise GankitError(f"{where}: axis {name!r} has unknown fields {sorted(unknown)}")
+    if "variants" in spec:
+        variants = spec["variants"]
+        if not isinstance(variants, dict) or not variants or not all(isinstance(v, dict) for v in variants.values()):
+            raise GankitError(f"{where}: axis {name!r}: variants must be a table of tables of overrides")
+        for group in variants.values():
+            for k in group:
+                if k not in keys:
+                    raise GankitError(f"{where}: axis {name!r}: unknown config key {k!r}")
+        return Axis(name, tuple(sorted({k for g in variants.values() for k in g})), variants=variants)
+    axis_keys = tuple(spec.get("keys", [name]))
+    for k in axis_keys:
+        if k not in keys:
+            raise GankitError(f"{where}: axis {name!r}: unknown config key {k!r} (see `gankit options`)")
+    if "low" in spec or "high" in spec:
+        low, high = spec.get("low"), spec.get("high")
+        if not (isinstance(low, (int, float)) and isinstance(high, (int, float)) and low < high):
+            raise GankitError(f"{where}: axis {name!r}: a range needs numbers low < high")
+        if spec.get("log") and low <= 0:
+            raise GankitError(f"{where}: axis {name!r}: a log range needs low > 0")
+        return Axis(name, axis_keys, low=float(low), high=float(high), log=bool(spec.get("log", False)))
+    values = spec.get("values")
+    if not isinstance(values, list) or not values:
+        raise GankitError(f"{where}: axis {name!r} needs a non-empty list of values")
+    return Axis(name, axis_keys, values=tuple(values))
+
+
+def parse_study(d: dict[str, Any], name: str, where: str, full: bool = False, sets: list[str] | None = None) -> Study:
+    """A Study from a parsed study file, with `--full` and the user's `--set` applied."""
+    unknown = set(d) - _TOP_KEYS
+    if unknown:
+        raise GankitError(f"{where}: unknown keys {sorted(unknown)}; a study file has {sorted(_TOP_KEYS)}")
+    d = dict(d)
+    study_sets = dict(d.pop("set", {}))
+    full_part = d.pop("full", {})
+    if full:
+        study_sets.update(full_part.get("set", {}))
+        d.update({k: v for k, v in full_part.items() if k != "set"})
+    axes = tuple(_axis(n, s, where) for n, s in d.pop("axes", {}).items())
+    user = dict(parse_set(s) for s in sets or [])
+    clash = sorted(set(user) & {k for a in axes for k in a.keys})
+    if clash:
+        raise GankitError(f"--set {clash[0]}: the study varies this key; use another study file to fix it")
+    study_sets.update(user)
+    try:
+        study = Study(name=name, sets=study_sets, axes=axes, full=full, **d)
+    except TypeError as e:
+        raise GankitError(f"{where}: {e}") from None
+    if study.search not in SEARCHES:
+        raise GankitError(f"{where}: search={study.search!r}; choose one of: {', '.join(SEARCHES)}")
+    if study.metric not in METRICS:
+        raise GankitError(f"{where}: metric={study.metric!r}; choose one of: {', '.join(METRICS)}")
+    if study.repeats < 1 or study.eval_n < 1:
+        raise GankitError(f"{where}: repeats and eval_n must be >= 1")
+    if study.search != "grid" and study.trials < 1:
+        raise GankitError(f"{where}: search={study.search} needs trials >= 1")
+    if study.search == "grid" and any(a.kind == "range" for a in axes):
+        raise GankitError(f"{where}: a grid needs lists of values; ranges are for search=random or tpe")
+    study.check()
+    return study
+
+
+def load_study(name_or_file: str, full: bool = False, sets: list[str] | None = None) -> Study:
+    """A built-in study by name, or a study TOML file."""
+    if name_or_file in builtin_names():
+        text = (resources.files("gankit") / "studies" / "builtin" / f"{name_or_file}.toml").read_text()
+        name, where = name_or_file, f"study {name_or_file}"
+    elif Path(name_or_file).is_file():
+        text, where = Path(name_or_file).read_text(), name_or_file
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(name_or_file).stem)
+    else:
+        raise GankitError(f"no study {name_or_file!r}: give a study TOML file or a built-in study "
+                          f"({', '.join(builtin_names())})")
+    return parse_study(read_toml(text, where), name, where, full, sets)

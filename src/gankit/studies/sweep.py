@@ -1,0 +1,214 @@
+"""`gankit sweep`: run a study into a study directory, with one or more workers.
+
+    studies/mnist-losses/
+      study.json          the study as run (axes, budget, --set), and where its storage is
+      study.db            the Optuna storage (SQLite; absent with --storage URL)
+      executions.jsonl    one row each time a worker starts (or resumes) a trial
+      trials/0003-loss-hinge-lr-0.0001-r0/   one ordinary run directory per trial,
+                          plus trial.json (setting, seed, metric value, time)
+      workers/            logs of the local worker processes (--workers N)
+      report.html, summary.md, plots/, gifs/    written by `gankit report STUDY_DIR`
+
+Every trial directory is a run directory: `generate`, `evaluate`, `report` and `--resume`
+work on it.  Re-running the same sweep resumes: finished trials are skipped and a trial
+that was interrupted or killed continues from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..atomic import atomic_write
+from ..errors import GankitError
+from .runner import Claimed, StudyDB, expected_trials, open_study, redact, storage_name, work
+from .spec import Study
+
+STUDY_FILE = "study.json"
+
+
+def trial_dir_name(claimed: Claimed, label: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_.]+", "-", label).strip("-")[:80] or "base"
+    return f"{claimed.origin:04d}-{slug}-r{claimed.repeat}"
+
+
+class TrialRunner:
+    """Trains and evaluates one claimed trial into its run directory; returns its record."""
+
+    def __init__(self, study: Study, study_dir: Path, data_dir: str | None, threads: int):
+        self.study, self.study_dir, self.data_dir, self.threads = study, study_dir, data_dir, threads
+        self._data: dict[str, Any] = {}  # datasets by their data config: loaded once per worker
+
+    def __call__(self, claimed: Claimed) -> dict[str, Any]:
+        from ..data import load_dataset
+        from ..models import check_buildable
+        from ..rundir import run_dir_at
+        from ..run_eval import evaluate_run
+        from ..train import train
+
+        s = self.study
+        cfg = s.config(claimed.params, claimed.repeat)
+        cfg.train.progress = False  # the study shows its own progress
+        if self.threads:
+            cfg.train.threads = self.threads
+        label = s.label(claimed.params)
+        path = self.study_dir / "trials" / trial_dir_name(claimed, label)
+        record = {"number": claimed.trial.number, "origin": claimed.origin, "label": label, "params": claimed.params,
+                  "repeat": claimed.repeat, "seed": cfg.train.seed, "metric": s.metric,
+                  "run": str(path.relative_to(self.study_dir))}
+        resumed = (path / "checkpoints" / "last.safetensors").is_file()
+        with open(self.study_dir / "executions.jsonl", "a") as f:
+            f.write(json.dumps({"trial": claimed.trial.number, "run": record["run"], "resumed": resumed,
+                                "pid": os.getpid(), "time": round(time.time(), 1)}) + "\n")
+        t0 = time.perf_counter()
+        try:
+            key = json.dumps(cfg.data.__dict__, sort_keys=True)
+            if key not in self._data:
+                self._data[key] = load_dataset(cfg.data, self.data_dir)
+            data = self._data[key]
+            check_buildable(cfg.model, tuple(data.images.shape[1:]), max(len(data.class_names), 1))
+            run = run_dir_at(path)
+            if not resumed:
+                run.write_config(cfg)
+            summary = train(cfg, run, data_dir=self.data_dir, resume=resumed, data=data)
+            if summary["interrupted"]:
+                return {**record, "interrupted": True}
+            evaluate_run(str(path), n=s.eval_n, data_dir=self.data_dir)
+            metrics = json.loads((path / "metrics.json").read_text())
+            record.update(value=float(metrics[s.metric]), step=summary["step"], train_seconds=summary["seconds"])
+        except GankitError as e:
+            record["error"] = " ".join(str(e).split())
+        record.update(seconds=round(time.perf_counter() - t0, 1), finished=round(time.time(), 1))
+        if path.is_dir():
+            atomic_write(path / "trial.json", json.dumps(record, indent=2) + "\n")
+        return record
+
+
+class Progress:
+    """One line per finished trial (its metric and the running best) under a study-level bar."""
+
+    def __init__(self, study: Study, total: int, done: int, bar: bool):
+        self.study, self.total, self.n = study, total, done
+        self.best: tuple[float, str] | None = None
+        self.bar = None
+        if bar:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=done, desc=f"study {study.name}", unit="trial", file=sys.stderr,
+                            dynamic_ncols=True)
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        self.n += 1
+        name = f"{record['label']} (seed {record.get('seed', record.get('repeat'))})"
+        if "value" in record:
+            v = record["value"]
+            better = self.best is None or (v > self.best[0] if self.study.maximise else v < self.best[0])
+            if better:
+                self.best = (v, name)
+            line = (f"[{self.n}/{self.total}] {name}: {self.study.metric} {v:.4g} in {record.get('seconds', 0):.0f} s"
+                    f" · best {self.best[0]:.4g} ({self.best[1]})")
+        else:
+            line = f"[{self.n}/{self.total}] {name}: failed: {record.get('error', 'unknown error')}"
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stdout)
+            self.bar.update(1)
+        else:
+            print(line, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def prepare_dir(study: Study, out: str | None, storage: str | None) -> Path:
+    """The study directory: made with study.json, or checked to hold this very study."""
+    study_dir = Path(out or Path("studies") / storage_name(study))
+    wanted = {"study": study.to_dict(), "storage": redact(storage) if storage else "sqlite (study.db)"}
+    existing = study_dir / STUDY_FILE
+    if existing.is_file():
+        have = json.loads(existing.read_text())
+        if have.get("study") != wanted["study"]:
+            raise GankitError(f"{study_dir} holds a different study (other axes, budget or --set); "
+                              "give another --out, or the same study and options to resume it")
+    elif study_dir.exists() and any(study_dir.iterdir()):
+        raise GankitError(f"{study_dir} exists and is not a study directory; give another --out")
+    else:
+        (study_dir / "trials").mkdir(parents=True, exist_ok=True)
+        atomic_write(existing, json.dumps(wanted, indent=2) + "\n")
+    return study_dir
+
+
+def sweep(study: Study, out: str | None = None, storage: str | None = None, workers: int = 1,
+          data_dir: str | None = None, threads: int = 0, progress: bool = True,
+          worker_args: list[str] | None = None, heartbeat: tuple[float, float] | None = None) -> Path:
+    """Run (or resume, or join) a study; returns the study directory.
+
+    workers > 1 starts that many `gankit sweep ... --worker` processes (worker_args is the
+    command line that names the same study) with the CPU threads split between them.
+    """
+    study_dir = prepare_dir(study, out, storage)
+    hb = heartbeat or _heartbeat_from_env()
+    db = StudyDB(study_dir, storage, *hb)
+    ost = open_study(db, study)
+    total = expected_trials(study)
+    finished = lambda: [t for t in ost.get_trials(deepcopy=False)  # noqa: E731
+                        if t.state.is_finished() and not t.user_attrs.get("surplus") and "run" in t.user_attrs]
+    show = Progress(study, total, len(finished()), bar=progress)
+    try:
+        if workers <= 1:
+            work(db, ost, study, TrialRunner(study, study_dir, data_dir, threads), show)
+        else:
+            _run_workers(study_dir, ost, workers, worker_args or [], show, finished)
+    finally:
+        show.close()
+    return study_dir
+
+
+def _heartbeat_from_env() -> tuple[float, float]:
+    from .runner import GRACE_S, HEARTBEAT_S
+
+    # GANKIT_SWEEP_HEARTBEAT="interval,grace" (seconds): how soon a killed worker's trial is retried
+    text = os.environ.get("GANKIT_SWEEP_HEARTBEAT", "")
+    if not text:
+        return HEARTBEAT_S, GRACE_S
+    a, _, b = text.partition(",")
+    return float(a), float(b or 3 * float(a))
+
+
+def _run_workers(study_dir: Path, ost, n: int, worker_args: list[str], show: Callable[[dict], None],
+                 finished: Callable[[], list]) -> None:
+    """Start n local worker processes on the same storage and report their trials as they finish."""
+    threads = max(1, (os.cpu_count() or 1) // n)
+    logs = study_dir / "workers"
+    logs.mkdir(exist_ok=True)
+    procs = []
+    for i in range(n):
+        cmd = [sys.executable, "-m", "gankit", "sweep", *worker_args, "--worker", "--threads", str(threads)]
+        with open(logs / f"worker-{i}.log", "a") as log:
+            procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
+    seen = {t.number for t in finished()}
+    try:
+        while True:
+            alive = [p for p in procs if p.poll() is None]
+            for t in finished():
+                if t.number not in seen:
+                    seen.add(t.number)
+                    show({**t.user_attrs, "value": t.value} if t.value is not None else dict(t.user_attrs))
+            if not alive:
+                break
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        for p in procs:
+            p.terminate()  # each worker checkpoints its trial and puts it back in the queue
+        for p in procs:
+            p.wait()
+        raise
+    bad = [i for i, p in enumerate(procs) if p.returncode != 0]
+    if bad:
+        raise GankitError(f"worker(s) {bad} failed; see {logs}/worker-N.log")
