@@ -35,3 +35,17 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     # nothing in the test suite may reach the internet: mirrors point at a closed local port
     for ds in ("FASHION_MNIST", "MNIST", "CIFAR10"):
         monkeypatch.setenv(f"GANKIT_MIRROR_{ds}", "http://127.0.0.1:9/")
+
+
+@pytest.fixture(scope="session")
+def reference_cache(tmp_path_factory) -> Path:
+    """One gankit cache for the tests that evaluate full Fashion-MNIST runs (studies, the
+    notebook): the reference features of the 60,000 training images are computed once per
+    session instead of once per test."""
+    return tmp_path_factory.mktemp("reference-cache")
+
+
+@pytest.fixture
+def shared_cache(reference_cache, monkeypatch) -> Path:
+    monkeypatch.setenv("GANKIT_CACHE", str(reference_cache))
+    return reference_cache

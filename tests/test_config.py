@@ -94,3 +94,16 @@ def test_unknown_preset_lists_choices():
 def test_apply_dict_rejects_wrong_types():
     with pytest.raises(GankitError, match="train.epochs: expected an integer"):
         apply_dict(Config(), {"train": {"epochs": "ten"}})
+
+
+@pytest.mark.parametrize("text, seconds", [("", 0.0), ("90", 90.0), ("90s", 90.0), ("10m", 600.0), ("1.5h", 5400.0)])
+def test_budget_durations(text, seconds):
+    from gankit.config import budget_seconds
+
+    assert budget_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["ten minutes", "-5m", "0", "m"])
+def test_a_malformed_budget_is_rejected_before_anything_runs(text):
+    with pytest.raises(GankitError, match="train.budget"):
+        build_config(sets=[f"train.budget={text}"])

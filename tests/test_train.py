@@ -122,13 +122,7 @@ def test_cli_train_dry_run_and_errors(capsys, tmp_path):
     assert not any(tmp_path.iterdir())  # a rejected config creates no run directory
 
 
-@pytest.fixture
-def reference_cache(tmp_path_factory, monkeypatch):
-    # embedding the 70,000 real reference images is the slow part of an evaluation: pay once
-    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path_factory.getbasetemp() / "shared-reference-cache"))
-
-
-def test_evaluate_writes_metrics_and_the_report_shows_them(tiny_run, reference_cache, capsys):
+def test_evaluate_writes_metrics_and_the_report_shows_them(tiny_run, shared_cache, capsys):
     run, _ = tiny_run
     assert main(["evaluate", str(run.path), "--n", "200"]) == 0
     out = capsys.readouterr().out
@@ -139,7 +133,7 @@ def test_evaluate_writes_metrics_and_the_report_shows_them(tiny_run, reference_c
     assert "Evaluation" in (run.path / "report.html").read_text()
 
 
-def test_periodic_evaluation_keeps_the_best_checkpoint(tmp_path, fashion_dir, reference_cache):
+def test_periodic_evaluation_keeps_the_best_checkpoint(tmp_path, fashion_dir, shared_cache):
     cfg = build_config(sets=TINY + ["train.epochs=2", "train.eval_every=1", "train.eval_n=100",
                                     "train.tensorboard=false"])
     run = create_run_dir(tmp_path / "runs", "evals")
@@ -243,3 +237,31 @@ def test_conditional_on_unlabelled_images_fails_before_a_run_directory_exists(tm
     err = capsys.readouterr().err
     assert "model.conditional" in err and err.count("\n") == 1
     assert not out.exists() or not any(p.name[0].isdigit() for p in out.iterdir())
+
+
+def test_a_budget_ends_training_with_the_final_grid_and_checkpoint(tmp_path, fashion_dir, monkeypatch):
+    import gankit.train as train_mod
+
+    clock = {"t": 0.0}
+
+    def fake_clock():  # each call is 0.1 s later: the budget runs out after a known number of steps
+        clock["t"] += 0.1
+        return clock["t"]
+
+    monkeypatch.setattr(train_mod.time, "perf_counter", fake_clock)
+    cfg = build_config(sets=TINY + ["train.epochs=50", "train.budget=2s", "train.tensorboard=false"])
+    run = create_run_dir(tmp_path / "runs", "budget")
+    run.write_config(cfg)
+    summary = train(cfg, run, data_dir=str(fashion_dir))
+    state = load_state(run.last_checkpoint)
+    assert 0 < summary["step"] < 50 * 8 and state["step"] == summary["step"]  # stopped long before 50 epochs
+    assert state["seconds"] >= 2.0  # the time spent is in the checkpoint: a resumed run keeps counting it
+    events = run.events()
+    assert events[-1]["event"] == "budget_spent"
+    last_grid = [e for e in events if e["event"] == "samples"][-1]
+    assert last_grid["step"] == summary["step"]  # the final grid is of the final weights
+
+    # resuming with the budget spent trains nothing more; a larger budget continues
+    assert train(cfg, run, data_dir=str(fashion_dir), resume=True)["step"] == summary["step"]
+    cfg.train.budget = "4s"
+    assert train(cfg, run, data_dir=str(fashion_dir), resume=True)["step"] > summary["step"]

@@ -22,6 +22,13 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="folder holding dataset files (searched before $GANKIT_DATA and the cache)")
 
 
+def _builtin_studies() -> list[str]:
+    from importlib import resources  # the files only: importing gankit.studies would load torch
+
+    folder = resources.files("gankit") / "studies" / "builtin"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="gankit", description="Train, explore and measure GANs on image datasets.")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -61,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="a checkpoint file other than the run's last one")
 
     p = sub.add_parser("sweep", help="run a study: a grid, random or TPE search over config keys, K seeds each")
-    p.add_argument("study", metavar="STUDY", help="a built-in study (see --list) or a study TOML file")
+    p.add_argument("study", metavar="STUDY", help=f"a built-in study ({', '.join(_builtin_studies())}) or a study TOML file")
     p.add_argument("--full", action="store_true", help="the original experiment's budget instead of the quick one")
     p.add_argument("--out", metavar="DIR", help="study directory (default studies/STUDY); re-running resumes it")
     p.add_argument("--storage", metavar="URL", help="Optuna storage shared by workers on several machines, "

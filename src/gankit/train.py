@@ -98,7 +98,7 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
     log = Logger(run, cfg, total_steps, steps_per_epoch)
     G.train()
     D.train()
-    out_of_time = False
+    out_of_time = budget > 0 and spent() >= budget  # a resumed run may have spent it already
     with Interrupt() as interrupt:
         while state.step < total_steps and not interrupt.requested and not out_of_time:
             epoch, i = divmod(state.step, steps_per_epoch)

@@ -138,7 +138,7 @@ function sortTable(col) {
 _STYLE = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
           "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}"
           "th{background:#f0f0f0;cursor:pointer}tr.best{background:#d9f2d9;font-weight:bold}td.diff{background:#fff3c4}"
-          ".gifs{display:flex;flex-wrap:wrap;gap:10px}figure{margin:0}figcaption{font-size:11px;max-width:200px}"
+          ".curves{display:flex;flex-wrap:wrap;gap:6px}.gifs{display:flex;flex-wrap:wrap;gap:10px}figure{margin:0}figcaption{font-size:11px;max-width:200px}"
           ".missing{color:#999;font-size:11px}.failed{color:#a00}")
 
 
@@ -170,7 +170,7 @@ def build_study_report(res: StudyResults) -> str:
         parts.append("<h2>Failed trials</h2><ul>" + "".join(
             f"<li class='failed'>{esc(t.name)}: {esc(t.error)}</li>" for t in failed) + "</ul>")
     parts += ["<h2>Samples side by side (fixed noise)</h2>", _grids_side_by_side(res), "<h2>Curves</h2>"]
-    parts += [_img(p, p.stem) for p in overlaid_curves(res)]
+    parts += ["<div class='curves'>"] + [_img(p, p.stem, 560) for p in overlaid_curves(res)] + ["</div>"]
     parts.append("<h2>Every trial over time (animated)</h2><div class='gifs'>")
     for s in res.settings:
         for t in s.trials:
@@ -184,7 +184,8 @@ def build_study_report(res: StudyResults) -> str:
 
 
 def _md(x) -> str:
-    return str(x).replace("|", "\\|").replace("\n", " ")
+    """Text for a Markdown table cell: no raw HTML (rendered by most viewers), no cell breaks."""
+    return html.escape(str(x), quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def build_summary(res: StudyResults) -> str:

@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -68,18 +69,43 @@ class StudyDB:
         self.sqlite = self.url.startswith("sqlite")
         self.lock_file = study_dir / ".db.lock"
         self.heartbeat_s = heartbeat_s
+        from sqlalchemy import exc
+
         try:
             with self.lock():
-                self.storage = optuna.storages.RDBStorage(
-                    self.url, heartbeat_interval=int(max(1, heartbeat_s)), grace_period=int(max(2, grace_s)),
-                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
-                    engine_kwargs={"connect_args": {"timeout": 60}} if self.sqlite else {"pool_pre_ping": True})
+                for attempt in range(6):
+                    try:
+                        self.storage = optuna.storages.RDBStorage(
+                            with_driver(self.url), heartbeat_interval=int(max(1, heartbeat_s)),
+                            grace_period=int(max(2, grace_s)),
+                            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                                max_retry=3),
+                            engine_kwargs={"connect_args": {"timeout": 60}} if self.sqlite else {"pool_pre_ping": True})
+                        break
+                    except (exc.IntegrityError, exc.ProgrammingError, optuna.exceptions.StorageInternalError):
+                        # workers started together on an empty server database race to create
+                        # Optuna's tables (SQLite's are made under the file lock); the loser's
+                        # transaction is rolled back and it finds them made on a later try
+                        if self.sqlite or attempt == 5:
+                            raise
+                        time.sleep(0.5 + random.random())
         except Exception as e:  # a bad URL, an unreachable server, a missing driver
             raise GankitError(f"--storage {redact(self.url)}: cannot open ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''})") from None
 
     def lock(self):
         return file_lock(self.lock_file) if self.sqlite else contextlib.nullcontext()
+
+
+def with_driver(url: str) -> str:
+    """`postgresql://` with the PostgreSQL driver that is installed: SQLAlchemy 2.1 means
+    psycopg (3) by it, gankit's `postgres` extra installs psycopg2."""
+    import importlib.util
+
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None \
+            and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
 
 
 def redact(url: str) -> str:

@@ -172,8 +172,9 @@ def _draw(a: Axis, rng: random.Random) -> Any:
 
 
 def builtin_names() -> list[str]:
-    files = resources.files("gankit") / "studies" / "builtin"
-    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
+    from ..cli import _builtin_studies
+
+    return _builtin_studies()
 
 
 def _axis(name: str, spec: Any, where: str) -> Axis:

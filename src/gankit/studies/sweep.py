@@ -67,15 +67,15 @@ class TrialRunner:
             f.write(json.dumps({"trial": claimed.trial.number, "run": record["run"], "resumed": resumed,
                                 "pid": os.getpid(), "time": round(time.time(), 1)}) + "\n")
         t0 = time.perf_counter()
-        try:
+        try:  # a GankitError fails this trial only; the study goes on
             key = json.dumps(cfg.data.__dict__, sort_keys=True)
             if key not in self._data:
                 self._data[key] = load_dataset(cfg.data, self.data_dir)
             data = self._data[key]
-            check_buildable(cfg.model, tuple(data.images.shape[1:]), max(len(data.class_names), 1))
-            run = run_dir_at(path)
+            run = run_dir_at(path)  # made even for a trial that fails next: its trial.json says why
             if not resumed:
                 run.write_config(cfg)
+            check_buildable(cfg.model, tuple(data.images.shape[1:]), max(len(data.class_names), 1))
             summary = train(cfg, run, data_dir=self.data_dir, resume=resumed, data=data)
             if summary["interrupted"]:
                 return {**record, "interrupted": True}
@@ -85,8 +85,8 @@ class TrialRunner:
         except GankitError as e:
             record["error"] = " ".join(str(e).split())
         record.update(seconds=round(time.perf_counter() - t0, 1), finished=round(time.time(), 1))
-        if path.is_dir():
-            atomic_write(path / "trial.json", json.dumps(record, indent=2) + "\n")
+        run_dir_at(path)
+        atomic_write(path / "trial.json", json.dumps(record, indent=2) + "\n")
         return record
 
 

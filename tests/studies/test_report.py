@@ -1,0 +1,87 @@
+"""The study page and summary: escaping, the ranking's arithmetic, what the page shows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gankit.studies import load_results, write_study_report
+from gankit.studies.results import Setting, StudyResults, TrialResult, compare_axes
+
+
+def results(values: dict[tuple[str, str, int], float], maximise_metric: str = "fid") -> StudyResults:
+    """Synthetic results over axes a (x/y) and b (p/q): {(a, b, repeat): value}."""
+    trials = [TrialResult(Path(f"t{i}"), f"a={a} · b={b}", {"a": a, "b": b}, r, r, v, None, 1.0, {})
+              for i, ((a, b, r), v) in enumerate(values.items())]
+    study = {"name": "s", "metric": maximise_metric, "repeats": 2, "eval_n": 100, "preset": "dcgan",
+             "search": "grid", "axes": [{"name": "a"}, {"name": "b"}]}
+    return StudyResults(Path("."), study, trials, [])
+
+
+def test_a_consistent_difference_is_reported_with_its_spread():
+    # a=y is 20 +- 2 worse than a=x in every pairing; b makes no consistent difference
+    res = results({("x", "p", 0): 100, ("y", "p", 0): 120, ("x", "q", 0): 110, ("y", "q", 0): 132,
+                   ("x", "p", 1): 101, ("y", "p", 1): 119, ("x", "q", 1): 100, ("y", "q", 1): 122})
+    by_axis = {c.axis: c for c in compare_axes(res)}
+    a = by_axis["a"]
+    assert (a.winner, a.loser, a.pairs, a.significant) == ("a=x", "a=y", 4, True)
+    assert a.diff == pytest.approx(20.5) and a.spread == pytest.approx(1.915, abs=1e-3)
+    assert a.sentence("fid") == "a=x beats a=y by 20.5 ± 1.91 fid (4 paired runs)"
+    b = by_axis["b"]
+    assert not b.significant and b.sentence("fid").startswith("the difference between")
+    assert "within noise" in b.sentence("fid")
+
+
+def test_for_a_metric_where_higher_is_better_the_higher_side_wins():
+    res = results({("x", "p", 0): 0.5, ("y", "p", 0): 0.7, ("x", "p", 1): 0.52, ("y", "p", 1): 0.69},
+                  maximise_metric="recall")
+    a = next(c for c in compare_axes(res) if c.axis == "a")
+    assert a.winner == "a=y" and a.significant
+
+
+def test_a_single_pair_has_no_spread_and_says_so():
+    res = results({("x", "p", 0): 100, ("y", "p", 0): 120})
+    a = next(c for c in compare_axes(res) if c.axis == "a")
+    assert a.spread is None and "no spread" in a.sentence("fid")
+
+
+def test_settings_aggregate_their_seeds():
+    s = Setting("x", {}, [TrialResult(Path("a"), "x", {}, r, r, v, None, 1.0, {}) for r, v in enumerate([10, 14])])
+    assert s.mean == 12 and s.std == pytest.approx(2.828, abs=1e-3) and s.values == [10, 14]
+
+
+def test_the_page_escapes_every_hostile_string(finished_study, tmp_path):
+    page = write_study_report(finished_study).read_text()
+    for raw in ("<script>alert(1)</script>", "<img src=x onerror=alert(2)>", "hostile<b>"):
+        assert raw not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert page.count("<script>") == 1  # the page's own sorting code, nothing else
+
+
+def test_the_page_shows_every_trial_with_grids_gifs_curves_and_config_differences(finished_study):
+    res = load_results(finished_study)
+    page = write_study_report(finished_study).read_text()
+    assert len(res.trials) == 4 and all(t.value is not None for t in res.trials)
+    for t in res.trials:
+        assert t.name in page  # each trial's GIF caption
+        assert (finished_study / "gifs" / f"{t.name}.gif").stat().st_size > 0
+    assert page.count("data:image/gif;base64") == 4
+    assert "id='results'" in page and "class='best'" in page
+    assert "loss.real_label" in page and "class='diff'" in page  # the key the variant changes
+    for curve in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake"):
+        assert (finished_study / "plots" / f"{curve}.png").is_file()
+    assert "epoch 1" in page and "epoch 2" in page  # grids side by side at shared epochs
+
+
+def test_the_markdown_summary_has_the_ranking_and_a_table(finished_study):
+    write_study_report(finished_study)
+    md = (finished_study / "summary.md").read_text()
+    assert md.startswith("## Study hostile&lt;b&gt;")  # no raw HTML from a study name either
+    assert "<script>" not in md
+    assert "| # | setting | fid | seeds |" in md and "best setting:" in md
+    assert md.count("\n| ") == 3  # the header and one row per setting
+    assert "paired run" in md
+    trial = json.loads(next((finished_study / "trials").glob("*/trial.json")).read_text())
+    assert trial["metric"] == "fid" and trial["seconds"] > 0

@@ -1,0 +1,130 @@
+"""Study files: what each search plans, how a setting becomes a config, and what is rejected."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from gankit.errors import GankitError
+from gankit.studies.spec import builtin_names, load_study, parse_study
+
+from study_helpers import tiny_study
+
+
+def test_a_grid_is_the_product_of_its_axes_with_tied_keys_and_variants():
+    study = tiny_study(axes={
+        "loss.name": ["ns", "bce", "lsgan"],  # all with targets: the variant smooths them
+        "lr": {"keys": ["optim.g_lr", "optim.d_lr"], "values": [1e-4, 2e-4]},
+        "v": {"variants": {"base": {}, "smooth": {"loss.real_label": 0.9, "model.d_dropout": 0.3}}},
+    })
+    settings = study.settings()
+    assert len(settings) == 3 * 2 * 2
+    assert len({study.label(p) for p in settings}) == 12
+    cfg = study.config({"loss.name": "bce", "lr": 1e-4, "v": "base"})
+    assert (cfg.loss.name, cfg.optim.g_lr, cfg.optim.d_lr, cfg.loss.real_label) == ("bce", 1e-4, 1e-4, 1.0)
+    cfg = study.config({"loss.name": "ns", "lr": 2e-4, "v": "smooth"})
+    assert (cfg.optim.g_lr, cfg.optim.d_lr, cfg.loss.real_label, cfg.model.d_dropout) == (2e-4, 2e-4, 0.9, 0.3)
+    # the study's base overrides reach every trial
+    assert cfg.data.limit == 256 and cfg.model.g_width == 8
+
+
+def test_repeats_change_only_the_seed():
+    study = tiny_study(repeats=3)
+    params = study.settings()[0]
+    cfgs = [study.config(params, r) for r in range(3)]
+    assert [c.train.seed for c in cfgs] == [0, 1, 2]
+    a, b = cfgs[0].to_dict(), cfgs[2].to_dict()
+    for d in (a, b):
+        d["train"].pop("seed")
+        d.pop("description")
+    assert a == b
+
+
+def test_random_search_draws_distinct_settings_reproducibly():
+    axes = {"loss.name": ["ns", "hinge", "lsgan"], "optim.name": ["adam", "sgd"]}
+    study = tiny_study(axes=axes, search="random", trials=4, seed=7)
+    picks = study.settings()
+    assert len(picks) == 4
+    assert len({tuple(sorted(p.items())) for p in picks}) == 4  # no setting twice
+    assert picks == tiny_study(axes=axes, search="random", trials=4, seed=7).settings()
+    assert picks != tiny_study(axes=axes, search="random", trials=4, seed=8).settings()
+
+
+def test_random_search_over_a_log_range_stays_inside_it():
+    study = tiny_study(axes={"optim.g_lr": {"low": 1e-5, "high": 1e-3, "log": True}}, search="random", trials=50)
+    lrs = [p["optim.g_lr"] for p in study.settings()]
+    assert all(1e-5 <= v <= 1e-3 for v in lrs)
+    # log-uniform: about half of the draws below the geometric mean 1e-4
+    below = sum(v < 1e-4 for v in lrs)
+    assert 15 <= below <= 35
+    assert study.config({"optim.g_lr": lrs[0]}).optim.g_lr == lrs[0]
+
+
+def test_tpe_plans_nothing_up_front_but_checks_the_range_ends():
+    study = tiny_study(axes={"optim.g_lr": {"low": 1e-5, "high": 1e-3, "log": True}}, search="tpe", trials=5)
+    assert study.settings() == []
+    with pytest.raises(GankitError, match="optim.g_lr"):  # a range end no config accepts
+        tiny_study(axes={"optim.g_lr": {"low": 0.0, "high": 1e-3}}, search="tpe", trials=5)
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"axes": {"loss.nme": ["ns"]}}, "unknown config key 'loss.nme'"),
+    ({"axes": {"loss.name": ["ns", "nope"]}}, "setting loss=nope"),
+    ({"axes": {"optim.g_lr": {"low": 1e-5, "high": 1e-3}}}, "a grid needs lists"),
+    ({"axes": {"v": {"variants": {"a": {"train.bogus": 1}}}}}, "unknown config key 'train.bogus'"),
+    ({"metric": "accuracy"}, "metric='accuracy'"),
+    ({"search": "bayes"}, "search='bayes'"),
+    ({"search": "random"}, "needs trials >= 1"),
+    ({"repeats": 0}, "repeats and eval_n must be >= 1"),
+    ({"seeds": 3}, "unknown keys ['seeds']"),
+])
+def test_mistakes_in_a_study_file_are_named(change, fragment):
+    d = {"preset": "dcgan", "axes": {"loss.name": ["ns", "hinge"]}}
+    d.update(change)
+    with pytest.raises(GankitError) as e:
+        parse_study(d, "s", "study s")
+    assert fragment in str(e.value)
+
+
+def test_user_overrides_apply_to_every_trial_but_may_not_fix_an_axis():
+    d = {"preset": "dcgan", "axes": {"loss.name": ["ns", "hinge"]}}
+    study = parse_study(d, "s", "s", sets=["data.limit=128", "train.epochs=1"])
+    assert study.config(study.settings()[1]).data.limit == 128
+    with pytest.raises(GankitError, match="the study varies this key"):
+        parse_study(d, "s", "s", sets=["loss.name=hinge"])
+
+
+def test_full_replaces_the_quick_budget():
+    quick, full = load_study("fashion-ablations"), load_study("fashion-ablations", full=True)
+    assert quick.sets["train.epochs"] < full.sets["train.epochs"]
+    assert full.repeats >= quick.repeats and full.full and not quick.full
+    assert quick.settings() == full.settings()  # same experiment, other budget
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_every_built_in_study_loads_at_both_budgets(name):
+    for full in (False, True):
+        study = load_study(name, full=full)
+        assert study.description and study.settings()
+
+
+def test_built_in_studies_are_the_seed_projects_experiments():
+    assert set(builtin_names()) >= {"mnist-losses", "fashion-ablations", "fashion-lrs", "catdog-budget"}
+    mnist = load_study("mnist-losses")
+    assert len(mnist.settings()) == 3 * 2 * 2 * 2  # loss x lr x optimiser x net
+    assert {p["loss.name"] for p in mnist.settings()} == {"bce", "ns", "hinge"}
+    ablations = load_study("fashion-ablations")
+    names = [p["ablation"] for p in ablations.settings()]
+    assert names[0] == "baseline" and len(names) == 6 and ablations.repeats >= 2
+    lrs = load_study("fashion-lrs")
+    assert any(math.isclose(c.optim.g_lr, 1e-5) and math.isclose(c.optim.d_lr, 3e-5)
+               for c in (lrs.config(p) for p in lrs.settings()))
+    budget = load_study("catdog-budget")
+    assert all(budget.config(p).train.budget for p in budget.settings())
+    assert {budget.config(p).model.name for p in budget.settings()} == {"catdog", "dcgan"}
+
+
+def test_an_unknown_study_lists_the_built_in_ones():
+    with pytest.raises(GankitError, match="mnist-losses"):
+        load_study("mnist-loses")

@@ -1,0 +1,155 @@
+"""Running studies: the trials each search runs, resuming, several workers, failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gankit.cli import main
+from gankit.rundir import read_jsonl
+from gankit.studies import load_results, sweep
+from study_helpers import TINY_SET, tiny_study
+
+
+def executions(study_dir: Path) -> list[dict]:
+    return read_jsonl(study_dir / "executions.jsonl")
+
+
+def write_study_file(path: Path, axes: str, extra: str = "", **sets) -> Path:
+    body = "\n".join(f'"{k}" = {json.dumps(v)}' for k, v in {**TINY_SET, **sets}.items())
+    path.write_text(f'preset = "dcgan"\neval_n = 200\n{extra}\n[set]\n{body}\n[axes]\n{axes}\n')
+    return path
+
+
+def test_a_grid_study_runs_every_setting_and_seed_once_into_run_directories(fashion, tmp_path, capsys):
+    study = tiny_study(axes={"loss.name": ["ns", "hinge"]}, repeats=2)
+    out = sweep(study, out=str(tmp_path / "s"), progress=False)
+    runs = sorted(p for p in (out / "trials").iterdir())
+    assert len(runs) == 4
+    for run in runs:  # each trial is an ordinary run directory with its result
+        assert (run / "checkpoints" / "last.safetensors").is_file() and (run / "metrics.json").is_file()
+        info = json.loads((run / "trial.json").read_text())
+        assert info["value"] == json.loads((run / "metrics.json").read_text())["fid"]
+    res = load_results(out)
+    assert {s.label for s in res.settings} == {"loss=ns", "loss=hinge"}
+    assert all(len(s.values) == 2 for s in res.settings)
+    assert [e["run"] for e in executions(out)] == [f"trials/{r.name}" for r in runs]
+    lines = capsys.readouterr().out.splitlines()  # one line per finished trial with the running best
+    assert sum(line.startswith("[") and "fid" in line and "best" in line for line in lines) == 4
+    # existing commands work on a trial
+    assert main(["generate", str(runs[0]), "--grid", str(tmp_path / "g.png"), "--n", "4"]) == 0
+
+    # re-running the finished study trains nothing
+    sweep(study, out=str(out), progress=False)
+    assert len(executions(out)) == 4
+
+
+def test_random_search_runs_the_planned_number_of_distinct_settings(fashion, tmp_path):
+    study = tiny_study(axes={"loss.name": ["ns", "hinge", "lsgan"]}, search="random", trials=2, seed=3)
+    out = sweep(study, out=str(tmp_path / "s"), progress=False)
+    labels = [t.label for t in load_results(out).trials]
+    assert len(labels) == 2 and len(set(labels)) == 2
+    assert set(labels) == {study.label(p) for p in study.settings()}
+
+
+def test_tpe_asks_its_sampler_for_each_setting_and_repeats_each(fashion, tmp_path):
+    import optuna
+
+    study = tiny_study(axes={"optim.g_lr": {"low": 1e-5, "high": 1e-3, "log": True}}, search="tpe", trials=3,
+                       repeats=2)
+    out = sweep(study, out=str(tmp_path / "s"), progress=False)
+    trials = load_results(out).trials
+    assert len(trials) == 6
+    by_lr: dict[float, list[int]] = {}
+    for t in trials:
+        by_lr.setdefault(t.params["optim.g_lr"], []).append(t.repeat)
+        assert 1e-5 <= t.config["optim"]["g_lr"] <= 1e-3
+    assert len(by_lr) == 3 and all(sorted(r) == [0, 1] for r in by_lr.values())
+    ost = optuna.load_study(study_name="tiny", storage=f"sqlite:///{out / 'study.db'}")
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in ost.trials) == 6
+
+
+def test_two_local_workers_share_the_trials_and_never_run_one_twice(fashion, tmp_path):
+    file = write_study_file(tmp_path / "two.toml", '"loss.name" = ["ns", "hinge", "lsgan"]', "repeats = 2")
+    out = tmp_path / "s"
+    assert main(["sweep", str(file), "--out", str(out), "--workers", "2"]) == 0
+    rows = executions(out)
+    assert len(rows) == 6 and len({r["run"] for r in rows}) == 6
+    assert len({r["pid"] for r in rows}) == 2  # both workers took trials
+    assert (out / "report.html").is_file() and (out / "summary.md").is_file()
+
+
+def test_a_killed_worker_s_trial_resumes_from_its_checkpoint(fashion, tmp_path):
+    # long enough trials (6 epochs, a checkpoint per epoch) to kill one midway
+    file = write_study_file(tmp_path / "kill.toml", '"loss.name" = ["ns", "hinge"]', **{"train.epochs": 8})
+    out = tmp_path / "s"
+    env = {**os.environ, "GANKIT_SWEEP_HEARTBEAT": "1,3"}  # a dead worker's trial is retried after 3 s
+    cmd = [sys.executable, "-m", "gankit", "sweep", str(file), "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and first is None:
+        for run in (out / "trials").glob("*"):
+            ev = read_jsonl(run / "events.jsonl")
+            if (run / "checkpoints" / "last.safetensors").is_file() and any(e.get("epoch", 0) >= 2 for e in ev) \
+                    and not (run / "trial.json").exists():
+                first = run
+        time.sleep(0.05)
+    assert first is not None, "no trial reached its second checkpoint"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = max(r["step"] for r in read_jsonl(first / "stats.jsonl"))
+
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = [r for r in executions(out) if r["run"] == f"trials/{first.name}"]
+    assert [r["resumed"] for r in rows] == [False, True]
+    steps = [r["step"] for r in read_jsonl(first / "stats.jsonl")]
+    assert steps == sorted(set(steps)) and steps[-1] > killed_at  # no step logged twice, and it went on
+    assert any(e.get("event") == "resume" for e in read_jsonl(first / "events.jsonl"))
+    assert len(load_results(out).trials) == 2 and all(t.value is not None for t in load_results(out).trials)
+
+
+def test_a_failing_trial_is_recorded_and_the_others_still_run(fashion, tmp_path, capsys):
+    # DCGAN cannot be built for 30x30 images: this variant fails when its trial starts
+    study = tiny_study(axes={"v": {"variants": {"ok": {}, "broken": {"data.resolution": 30}}}})
+    out = sweep(study, out=str(tmp_path / "s"), progress=False)
+    res = load_results(out)
+    broken = next(t for t in res.trials if t.label == "v=broken")
+    assert broken.value is None and "30" in broken.error
+    assert next(t for t in res.trials if t.label == "v=ok").value is not None
+    assert "v=broken (seed 0): failed:" in capsys.readouterr().out
+
+
+def test_a_study_directory_holds_one_study(fashion, tmp_path, capsys):
+    out = tmp_path / "s"
+    sweep(tiny_study(axes={"loss.name": ["ns"]}), out=str(out), progress=False)
+    file = write_study_file(tmp_path / "tiny.toml", '"loss.name" = ["hinge"]')
+    assert main(["sweep", str(file), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gankit: error:") and "different study" in err and "\n" not in err
+
+
+def test_sweep_dry_run_lists_the_trials_and_trains_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "fashion-ablations", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "6 settings x 3 seeds" in out and "ablation=spectral norm" in out
+    assert not (tmp_path / "studies").exists()
+
+
+def test_report_tells_a_run_directory_from_a_study_directory(finished_study, tmp_path, capsys):
+    trial = next((finished_study / "trials").iterdir())
+    assert main(["report", str(finished_study)]) == 0
+    assert capsys.readouterr().out.strip().endswith("report.html")
+    assert main(["report", str(trial)]) == 0  # a trial is a run: its own report
+    assert (trial / "report.html").is_file()
+    with pytest.raises(Exception, match="it is a run directory"):
+        load_results(trial)
