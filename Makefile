@@ -28,8 +28,9 @@ data:
 run: setup data
 	$(GANKIT) train $(if $(EPOCHS),--epochs $(EPOCHS)) --out $(OUT)
 
+# the PostgreSQL study tests run where .ci/postgres.sh can start Debian's server (root), else skip
 test: setup data
-	$(PY) -m pytest -q
+	GANKIT_TEST_POSTGRES="$${GANKIT_TEST_POSTGRES:-$$(.ci/postgres.sh 2>/dev/null || true)}" $(PY) -m pytest -q
 
 test-slow: setup data
 	$(PY) -m pytest -q -m slow

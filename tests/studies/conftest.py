@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from study_helpers import TINY_SET, tiny_study  # noqa: F401  (re-exported for the tests)
+from study_helpers import tiny_study
 
 @pytest.fixture
 def fashion(fashion_dir, shared_cache, monkeypatch):

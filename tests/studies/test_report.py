@@ -16,7 +16,8 @@ def results(values: dict[tuple[str, str, int], float], maximise_metric: str = "f
     trials = [TrialResult(Path(f"t{i}"), f"a={a} · b={b}", {"a": a, "b": b}, r, r, v, None, 1.0, {})
               for i, ((a, b, r), v) in enumerate(values.items())]
     study = {"name": "s", "metric": maximise_metric, "repeats": 2, "eval_n": 100, "preset": "dcgan",
-             "search": "grid", "axes": [{"name": "a"}, {"name": "b"}]}
+             "search": "grid", "axes": [{"name": "a", "keys": ["a"], "values": ["x", "y", "z"]},
+                                        {"name": "b", "keys": ["b"], "values": ["p", "q"]}]}
     return StudyResults(Path("."), study, trials, [])
 
 
@@ -29,16 +30,29 @@ def test_a_consistent_difference_is_reported_with_its_spread():
     assert (a.winner, a.loser, a.pairs, a.significant) == ("a=x", "a=y", 4, True)
     assert a.diff == pytest.approx(20.5) and a.spread == pytest.approx(1.915, abs=1e-3)
     assert a.sentence("fid") == "a=x beats a=y by 20.5 ± 1.91 fid (4 paired runs)"
+    assert len(compare_axes(res)) == 2  # one comparison per non-reference choice that ran
     b = by_axis["b"]
     assert not b.significant and b.sentence("fid").startswith("the difference between")
     assert "within noise" in b.sentence("fid")
 
 
 def test_for_a_metric_where_higher_is_better_the_higher_side_wins():
-    res = results({("x", "p", 0): 0.5, ("y", "p", 0): 0.7, ("x", "p", 1): 0.52, ("y", "p", 1): 0.69},
+    res = results({("x", "p", 0): 0.5, ("y", "p", 0): 0.7, ("x", "p", 1): 0.52, ("y", "p", 1): 0.69,
+                   ("x", "p", 2): 0.51, ("y", "p", 2): 0.71},
                   maximise_metric="recall")
     a = next(c for c in compare_axes(res) if c.axis == "a")
     assert a.winner == "a=y" and a.significant
+
+
+def test_each_choice_is_compared_with_the_axis_s_first_choice_by_a_paired_t_test():
+    # z is 6 +- 5 better than x over 3 pairs: t = 2.1 < 4.30 (df 2), so within noise;
+    # y is 30 +- 5 worse: t = 10.4, real
+    res = results({("x", "p", 0): 100, ("y", "p", 0): 125, ("z", "p", 0): 89,
+                   ("x", "p", 1): 100, ("y", "p", 1): 130, ("z", "p", 1): 94,
+                   ("x", "p", 2): 100, ("y", "p", 2): 135, ("z", "p", 2): 99})
+    comps = [c for c in compare_axes(res) if c.axis == "a"]
+    assert [(c.winner, c.loser) for c in comps] == [("a=x", "a=y"), ("a=z", "a=x")]
+    assert comps[0].significant and not comps[1].significant
 
 
 def test_a_single_pair_has_no_spread_and_says_so():

@@ -153,3 +153,25 @@ def test_report_tells_a_run_directory_from_a_study_directory(finished_study, tmp
     assert (trial / "report.html").is_file()
     with pytest.raises(Exception, match="it is a run directory"):
         load_results(trial)
+
+
+def test_ctrl_c_saves_the_trial_and_puts_it_back_in_the_queue(fashion, tmp_path):
+    import optuna
+
+    file = write_study_file(tmp_path / "intr.toml", '"loss.name" = ["ns"]', **{"train.epochs": 8})
+    out = tmp_path / "s"
+    cmd = [sys.executable, "-m", "gankit", "sweep", str(file), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(out.glob("trials/*/checkpoints/last.safetensors")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    ost = optuna.load_study(study_name="intr", storage=f"sqlite:///{out / 'study.db'}")
+    states = sorted(t.state.name for t in ost.trials)
+    assert states == ["FAIL", "WAITING"]  # re-queued at once, no heartbeat grace to wait for
+    assert main(["sweep", str(file), "--out", str(out)]) == 0
+    rows = executions(out)
+    assert [r["resumed"] for r in rows] == [False, True] and rows[0]["run"] == rows[1]["run"]
+    assert load_results(out).trials[0].value is not None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from itertools import combinations
 from pathlib import Path
 from statistics import mean, stdev
 from typing import Any
@@ -128,43 +127,65 @@ class Comparison:
     significant: bool
 
     def sentence(self, metric: str) -> str:
-        sp = f" ± {self.spread:.3g}" if self.spread is not None else ""
+        sp = f" ± {_num(self.spread)}" if self.spread is not None else ""
         pairs = f"{self.pairs} paired run{'s' if self.pairs != 1 else ''}"
         if self.pairs < 2:
-            return f"{self.winner} vs {self.loser}: {self.diff:.3g} {metric} apart, one pair only, so no spread (add repeats)"
+            return f"{self.winner} vs {self.loser}: {_num(self.diff)} {metric} apart, one pair only, so no spread (add repeats)"
         if not self.significant:
             return (f"the difference between {self.winner} and {self.loser} is within noise "
-                    f"({self.diff:.3g}{sp} {metric}, {pairs})")
-        return f"{self.winner} beats {self.loser} by {self.diff:.3g}{sp} {metric} ({pairs})"
+                    f"({_num(self.diff)}{sp} {metric}, {pairs})")
+        return f"{self.winner} beats {self.loser} by {_num(self.diff)}{sp} {metric} ({pairs})"
+
+
+def _num(x: float) -> str:
+    """3 significant digits, without exponents for the large numbers FIDs are."""
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+# two-sided 95 % critical values of Student's t by degrees of freedom (pairs - 1)
+_T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23,
+        12: 2.18, 15: 2.13, 20: 2.09, 30: 2.04, 60: 2.00}
+
+
+def t95(df: int) -> float:
+    return _T95[max(k for k in _T95 if k <= df)]  # the next smaller df: errs towards "within noise"
+
+
+def axis_of(d: dict[str, Any]) -> Axis:
+    """An Axis back from study.json."""
+    return Axis(d["name"], tuple(d.get("keys", ())), tuple(d.get("values", ())), d.get("variants") or {},
+                d.get("low"), d.get("high"), bool(d.get("log", False)))
 
 
 def compare_axes(res: StudyResults) -> list[Comparison]:
-    """For every axis and pair of its choices: the paired difference of the metric.
+    """Each choice of every axis against the axis's first choice (the baseline, the first value).
 
     Two trials pair up when they differ only in that axis (same other choices, same seed),
-    so the spread reflects seeds and the other axes, not the axis itself.  A difference
-    counts as real when it exceeds twice its standard error (about 95 % for many pairs).
+    so the spread reflects seeds and the other axes, not the axis itself.  A difference is
+    called real when a paired t-test rejects "no difference" at the 5 % level.  Range axes
+    (random or TPE search over numbers) rarely pair and are left to the table.
     """
     out = []
-    axes = [a["name"] for a in res.study["axes"]]
     done = [t for t in res.trials if t.value is not None and t.params]
-    for axis in axes:
+    for axis in map(axis_of, res.study["axes"]):
+        if axis.kind == "range":
+            continue
         groups: dict[Any, dict[tuple, float]] = {}
         for t in done:
-            rest = tuple(sorted((k, json.dumps(v)) for k, v in t.params.items() if k != axis)) + (("#", t.repeat),)
-            groups.setdefault(t.params.get(axis), {})[rest] = t.value
-        short = Axis(axis).short
-        for a, b in combinations(groups, 2):
-            keys = sorted(set(groups[a]) & set(groups[b]))
+            rest = tuple(sorted((k, json.dumps(v)) for k, v in t.params.items() if k != axis.name))
+            groups.setdefault(t.params.get(axis.name), {})[rest + (("#", t.repeat),)] = t.value
+        ref = next((c for c in axis.choices if c in groups), None)
+        for other in (c for c in axis.choices if c in groups and c != ref):
+            keys = sorted(set(groups[ref]) & set(groups[other]))
             if not keys:
                 continue
-            d = [groups[a][k] - groups[b][k] for k in keys]  # a minus b
+            d = [groups[other][k] - groups[ref][k] for k in keys]
             m = mean(d)
-            a_better = (m > 0) if res.maximise else (m < 0)
-            winner, loser = (a, b) if a_better else (b, a)
+            other_better = (m > 0) if res.maximise else (m < 0)
+            winner, loser = (other, ref) if other_better else (ref, other)
             sd = stdev(d) if len(d) > 1 else None
-            sig = sd is not None and abs(m) > 2 * sd / math.sqrt(len(d))
-            out.append(Comparison(short, Axis(axis).label(winner), Axis(axis).label(loser), abs(m), sd, len(d), sig))
+            sig = sd is not None and (sd == 0 and m != 0 or sd > 0 and abs(m) / (sd / math.sqrt(len(d))) > t95(len(d) - 1))
+            out.append(Comparison(axis.short, axis.label(winner), axis.label(loser), abs(m), sd, len(d), sig))
     return out
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -191,7 +192,9 @@ def _run_workers(study_dir: Path, ost, n: int, worker_args: list[str], show: Cal
     for i in range(n):
         cmd = [sys.executable, "-m", "gankit", "sweep", *worker_args, "--worker", "--threads", str(threads)]
         with open(logs / f"worker-{i}.log", "a") as log:
-            procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
+            # their own process group: a Ctrl-C reaches them once, forwarded below, never twice
+            # (a second interrupt would stop a trial before it saves its checkpoint)
+            procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
     seen = {t.number for t in finished()}
     try:
         while True:
@@ -205,7 +208,7 @@ def _run_workers(study_dir: Path, ost, n: int, worker_args: list[str], show: Cal
             time.sleep(1.0)
     except KeyboardInterrupt:
         for p in procs:
-            p.terminate()  # each worker checkpoints its trial and puts it back in the queue
+            p.send_signal(signal.SIGINT)  # each worker checkpoints its trial and puts it back in the queue
         for p in procs:
             p.wait()
         raise
