@@ -132,6 +132,7 @@ def test_a_study_directory_holds_one_study(fashion, tmp_path, capsys):
     out = tmp_path / "s"
     sweep(tiny_study(axes={"loss.name": ["ns"]}), out=str(out), progress=False)
     file = write_study_file(tmp_path / "tiny.toml", '"loss.name" = ["hinge"]')
+    capsys.readouterr()  # the first study's own output
     assert main(["sweep", str(file), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("gankit: error:") and "different study" in err and "\n" not in err
