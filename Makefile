@@ -39,4 +39,4 @@ bench: setup data
 	$(PY) bench/throughput.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs studies .pytest_cache test-artifacts

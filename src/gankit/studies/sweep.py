@@ -158,17 +158,21 @@ def sweep(study: Study, out: str | None = None, storage: str | None = None, work
     db = StudyDB(study_dir, storage, *hb)
     ost = open_study(db, study)
     total = expected_trials(study)
-    finished = lambda: [t for t in ost.get_trials(deepcopy=False)  # noqa: E731
-                        if t.state.is_finished() and not t.user_attrs.get("surplus") and "run" in t.user_attrs]
-    show = Progress(study, total, len(finished()), bar=progress)
+    show = Progress(study, total, len(finished_trials(ost)), bar=progress)
     try:
         if workers <= 1:
             work(db, ost, study, TrialRunner(study, study_dir, data_dir, threads), show)
         else:
-            _run_workers(study_dir, ost, workers, worker_args or [], show, finished)
+            _run_workers(study_dir, ost, workers, worker_args or [], show)
     finally:
         show.close()
     return study_dir
+
+
+def finished_trials(ost) -> list:
+    """The trials that ran to an end (a result or an error), not the placeholders of a race."""
+    return [t for t in ost.get_trials(deepcopy=False)
+            if t.state.is_finished() and not t.user_attrs.get("surplus") and "run" in t.user_attrs]
 
 
 def _heartbeat_from_env() -> tuple[float, float]:
@@ -182,8 +186,7 @@ def _heartbeat_from_env() -> tuple[float, float]:
     return float(a), float(b or 3 * float(a))
 
 
-def _run_workers(study_dir: Path, ost, n: int, worker_args: list[str], show: Callable[[dict], None],
-                 finished: Callable[[], list]) -> None:
+def _run_workers(study_dir: Path, ost, n: int, worker_args: list[str], show: Callable[[dict], None]) -> None:
     """Start n local worker processes on the same storage and report their trials as they finish."""
     threads = max(1, (os.cpu_count() or 1) // n)
     logs = study_dir / "workers"
@@ -195,11 +198,11 @@ def _run_workers(study_dir: Path, ost, n: int, worker_args: list[str], show: Cal
             # their own process group: a Ctrl-C reaches them once, forwarded below, never twice
             # (a second interrupt would stop a trial before it saves its checkpoint)
             procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-    seen = {t.number for t in finished()}
+    seen = {t.number for t in finished_trials(ost)}
     try:
         while True:
             alive = [p for p in procs if p.poll() is None]
-            for t in finished():
+            for t in finished_trials(ost):
                 if t.number not in seen:
                     seen.add(t.number)
                     show({**t.user_attrs, "value": t.value} if t.value is not None else dict(t.user_attrs))
