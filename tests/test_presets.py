@@ -12,7 +12,7 @@ SECTIONS = {"data", "model", "loss", "optim", "train"}
 
 
 def test_the_tutorial_presets_ship():
-    assert {"fashion-tf2", "cifar-catdog", "fashion-vogue", "mnist-study"} <= set(preset_names())
+    assert {"tf-dcgan", "fashion-tf2", "cifar-catdog", "fashion-vogue", "mnist-study"} <= set(preset_names())
 
 
 @pytest.mark.parametrize("name", preset_names())
@@ -28,6 +28,9 @@ def test_preset_loads_validates_and_describes_itself(name):
 
 # (preset, dotted key, value the tutorial states)
 STATED = [
+    ("tf-dcgan", "model.z_dim", 100), ("tf-dcgan", "optim.g_lr", 1e-4), ("tf-dcgan", "optim.d_lr", 1e-4),
+    ("tf-dcgan", "optim.beta1", 0.9), ("tf-dcgan", "train.batch_size", 256), ("tf-dcgan", "train.epochs", 50),
+    ("tf-dcgan", "model.d_dropout", 0.3), ("tf-dcgan", "model.leaky_slope", 0.3),
     ("fashion-tf2", "model.z_dim", 150), ("fashion-tf2", "optim.g_lr", 1e-5), ("fashion-tf2", "optim.d_lr", 3e-5),
     ("fashion-tf2", "optim.beta1", 0.5), ("fashion-tf2", "train.batch_size", 64), ("fashion-tf2", "train.epochs", 30),
     ("fashion-tf2", "train.sample_every", 2), ("fashion-tf2", "data.dataset", "fashion-mnist"),
@@ -54,7 +57,7 @@ def test_tutorial_presets_hold_the_stated_hyperparameters(name, key, value):
     assert getattr(getattr(cfg, section), field) == value
 
 
-@pytest.mark.parametrize("name", ["fashion-tf2", "cifar-catdog", "fashion-vogue", "mnist-study"])
+@pytest.mark.parametrize("name", ["tf-dcgan", "fashion-tf2", "cifar-catdog", "fashion-vogue", "mnist-study"])
 def test_bce_tutorials_train_g_non_saturating(name):
     # every tutorial trains G with BCE against D's "real" target: the non-saturating game
     assert build_config(preset=name).loss.name == "ns"

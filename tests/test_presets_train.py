@@ -21,7 +21,7 @@ def _data_args(preset, fashion, shared):
     return ["data.limit=256"], str(fashion)
 
 
-@pytest.mark.parametrize("preset", ["dcgan", "cdcgan", "fashion-tf2", "cifar-catdog", "fashion-vogue", "mnist-study"])
+@pytest.mark.parametrize("preset", ["dcgan", "cdcgan", "tf-dcgan", "fashion-tf2", "cifar-catdog", "fashion-vogue", "mnist-study"])
 def test_preset_trains_on_real_data(preset, tmp_path, fashion_dir, shared_datasets):
     extra, data_dir = _data_args(preset, fashion_dir, shared_datasets)
     sets = QUICK + extra

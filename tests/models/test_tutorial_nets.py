@@ -17,7 +17,7 @@ from gankit.models.layers import MinibatchDiscrimination, MinibatchStd
 from gankit.models.tutorial_common import EMBED_DIM
 from gankit.models.tutorial_nets import TUTORIAL_MODELS
 
-SHAPES = {"fashion-tf2": (1, 28, 28), "cifar-catdog": (3, 32, 32), "fashion-vogue": (1, 28, 28), "mnist-study": (1, 28, 28)}
+SHAPES = {"tf-dcgan": (1, 28, 28), "fashion-tf2": (1, 28, 28), "cifar-catdog": (3, 32, 32), "fashion-vogue": (1, 28, 28), "mnist-study": (1, 28, 28)}
 WEIGHTED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 
 
@@ -72,6 +72,16 @@ PAD = ("ZeroPad2d", (1, 2, 1, 2))  # Keras 'same' for a 4x4 kernel: 1 before, 2 
 UP = ("Upsample", 2.0, "nearest")
 
 EXPECTED = {
+    "tf-dcgan": dict(
+        g=[("Linear", 100, 7 * 7 * 256, False), ("BatchNorm1d", 7 * 7 * 256), LR3, ("Unflatten", (256, 7, 7)),
+           ("ConvTranspose2d", 256, 128, 5, 1, 2, 0, False), ("BatchNorm2d", 128), LR3,
+           ("ConvTranspose2d", 128, 64, 5, 2, 2, 1, False), ("BatchNorm2d", 64), LR3,
+           ("ConvTranspose2d", 64, 1, 5, 2, 2, 1, False), TANH],
+        g_params=2_305_472,  # the tutorial's generator.summary(): trainable params
+        d=[("Conv2d", 1, 64, 5, 2, 2, True), LR3, ("Dropout", 0.3), ("Conv2d", 64, 128, 5, 2, 2, True), LR3,
+           ("Dropout", 0.3), FLAT, ("Linear", 128 * 7 * 7, 1, True)],
+        d_params=212_865,  # discriminator.summary()
+    ),
     "fashion-tf2": dict(
         g=[("Linear", 150, 7 * 7 * 256, False), ("BatchNorm1d", 7 * 7 * 256), LR3, ("Unflatten", (256, 7, 7)),
            ("ConvTranspose2d", 256, 128, 5, 1, 2, 0, False), ("BatchNorm2d", 128), LR3,
@@ -310,3 +320,9 @@ def test_keras_presets_use_glorot_init_and_the_study_keeps_torch_init():
     lin = G.body[0]  # torch default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases
     assert lin.weight.abs().max().item() <= 1 / math.sqrt(100)
     assert torch.count_nonzero(lin.bias) > 0
+
+
+def test_tf_dcgan_batch_norm_statistics_match_the_tutorials_non_trainable_count():
+    G, _ = build("tf-dcgan")
+    stats = sum(b.numel() for name, b in G.named_buffers() if name.endswith(("running_mean", "running_var")))
+    assert stats == 25_472  # generator.summary(): "Non-trainable params: 25,472"

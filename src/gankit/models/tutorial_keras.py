@@ -1,4 +1,4 @@
-"""The three Keras tutorial GANs gankit reproduces layer for layer (presets fashion-tf2,
+"""The Keras tutorial GANs gankit reproduces layer for layer (presets tf-dcgan, fashion-tf2,
 cifar-catdog, fashion-vogue; see docs/presets.md for the sources and every choice made
 where a tutorial's description was silent).
 
@@ -80,6 +80,39 @@ def build_tf2_fashion(cfg: ModelConfig, img_shape: Shape, num_classes: int) -> t
         dk.linear((2 * dw + int(cfg.mbstd)) * fh * fw, 2 * dw), d_act(cfg),
         *dropout(cfg.d_dropout),
         *d_head(cfg, dk, 2 * dw),
+    )
+    return (TutorialGenerator(g, cfg, num_classes, mk),
+            TutorialDiscriminator(d, cfg, img_shape, num_classes, dk, image_input=True))
+
+
+# ---------------------------------------------------------------------------------------
+# tf-dcgan: TensorFlow's DCGAN tutorial (tensorflow.org/tutorials/generative/dcgan)
+
+
+def build_tf_dcgan(cfg: ModelConfig, img_shape: Shape, num_classes: int) -> tuple[nn.Module, nn.Module]:
+    """G: Dense(4w*H/4*W/4, no bias)+BN+LReLU, Reshape, Conv2DT(2w,5,s1), Conv2DT(w,5,s2) (no bias,
+    +BN+LReLU each), Conv2DT(C,5,s2, no bias)+tanh.  D: Conv2D(w,5,s2)+LReLU+Dropout,
+    Conv2D(2w,5,s2)+LReLU+Dropout, Flatten, Dense(1) (logit).  The tutorial's w is 64: its
+    model.summary() gives G 2,305,472 trainable (+25,472 BN statistics) and D 212,865."""
+    check_divisible("tf-dcgan", img_shape, 4)
+    c, h, w = img_shape
+    gw, dw = cfg.g_width, cfg.d_width
+    bn = cfg.g_norm == "batch"
+    mk = g_maker(cfg, glorot=True)
+    g = nn.Sequential(
+        *_dense_to_map(cfg, mk, 4 * gw, h // 4, w // 4),
+        mk.deconv(4 * gw, 2 * gw, 5, 1, 2, bias=not bn), *norm2d_opt(cfg.g_norm, 2 * gw), g_act(cfg),
+        mk.deconv(2 * gw, gw, 5, 2, 2, 1, bias=not bn), *norm2d_opt(cfg.g_norm, gw), g_act(cfg),
+        mk.deconv(gw, c, 5, 2, 2, 1, bias=False), out_act(cfg),  # use_bias=False in the tutorial
+    )
+    dk = d_maker(cfg, glorot=True)
+    fh, fw = (_down(_down(n, 5, 2, 2), 5, 2, 2) for n in (h, w))
+    d = nn.Sequential(
+        dk.conv(d_in_channels(cfg, c), dw, 5, 2, 2), d_act(cfg), *dropout(cfg.d_dropout),
+        dk.conv(dw, 2 * dw, 5, 2, 2, bias=cfg.d_norm != "batch"), *norm2d_opt(cfg.d_norm, 2 * dw), d_act(cfg),
+        *dropout(cfg.d_dropout),
+        *mbstd_opt(cfg), nn.Flatten(),
+        *d_head(cfg, dk, (2 * dw + int(cfg.mbstd)) * fh * fw),
     )
     return (TutorialGenerator(g, cfg, num_classes, mk),
             TutorialDiscriminator(d, cfg, img_shape, num_classes, dk, image_input=True))
