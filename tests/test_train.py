@@ -265,3 +265,26 @@ def test_a_budget_ends_training_with_the_final_grid_and_checkpoint(tmp_path, fas
     assert train(cfg, run, data_dir=str(fashion_dir), resume=True)["step"] == summary["step"]
     cfg.train.budget = "4s"
     assert train(cfg, run, data_dir=str(fashion_dir), resume=True)["step"] > summary["step"]
+
+
+def test_bf16_mixed_precision_trains_in_bf16_and_keeps_fp32_weights(tmp_path, fashion_dir, monkeypatch):
+    import gankit.train as train_mod
+
+    cfg = build_config(sets=TINY + ["train.epochs=1", "train.amp=bf16", "train.tensorboard=false"])
+    run = create_run_dir(tmp_path / "runs", "bf16")
+    run.write_config(cfg)
+    dtypes = []
+    hook = torch.nn.modules.module.register_module_forward_hook(
+        lambda m, i, o: dtypes.append(o.dtype) if isinstance(m, torch.nn.Conv2d) else None)
+    real_autocast = train_mod.autocast
+    asked = []
+    monkeypatch.setattr(train_mod, "autocast", lambda kind, device: asked.append(kind) or real_autocast(kind, device))
+    try:
+        summary = train(cfg, run, data_dir=str(fashion_dir))
+    finally:
+        hook.remove()
+    assert set(asked) == {"bf16"} and torch.bfloat16 in dtypes  # D's convolutions ran in bf16
+    rows = run.stats()
+    assert summary["step"] == 8 and all(np.isfinite(r["d_loss"]) and np.isfinite(r["g_loss"]) for r in rows)
+    state = load_state(run.last_checkpoint)
+    assert all(v.dtype == torch.float32 for v in state["G"].values() if v.is_floating_point())

@@ -26,6 +26,7 @@ from .data import ImageData
 from .ema import EMA
 from .models import build_models
 from .optim import make_optimizers, make_schedulers
+from .precision import make_scaler
 from .rng import get_rng_states, set_rng_states
 from .sampling import label_prior
 
@@ -48,6 +49,7 @@ class TrainingState:
     opt_d: Optimizer
     schedulers: list
     targets_rng: torch.Generator  # D's label tricks (CPU, whatever the device)
+    scalers: tuple  # (G's, D's) gradient scalers: enabled for train.amp=fp16 only (precision.py)
     step: int = 0
     best_fid: float | None = None
     seconds: float = 0.0  # training wall-clock so far, over every session (train.budget counts it)
@@ -65,8 +67,10 @@ class TrainingState:
         opt_g, opt_d = make_optimizers(G, D, cfg.optim)
         schedulers = make_schedulers(opt_g, opt_d, cfg.optim, max(1, g_steps(total_steps, t.n_critic)))
         ema = EMA(G, t.ema_decay, t.ema_start) if t.ema else None
+        dev = torch.device(device)
         return cls(cfg, img_shape, list(data.class_names), label_prior(data.labels, num_classes), G, D, ema,
-                   opt_g, opt_d, schedulers, torch.Generator().manual_seed(t.seed + 1))
+                   opt_g, opt_d, schedulers, torch.Generator().manual_seed(t.seed + 1),
+                   (make_scaler(t.amp, dev), make_scaler(t.amp, dev)))
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +82,7 @@ class TrainingState:
             "schedulers": [s.state_dict() for s in self.schedulers],
             "rng": {**get_rng_states(), "targets": self.targets_rng.get_state()},
             "best_fid": self.best_fid, "seconds": self.seconds,
+            "scalers": [sc.state_dict() for sc in self.scalers],  # {} unless fp16
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> list[str]:
@@ -97,6 +102,9 @@ class TrainingState:
         best = state.get("best_fid")
         self.best_fid = float(best) if best is not None and math.isfinite(best) else None
         self.seconds = float(state.get("seconds", 0.0))
+        for sc, sd in zip(self.scalers, state.get("scalers", [])):
+            if sd:
+                sc.load_state_dict(sd)
         return set_rng_states(state["rng"])
 
     def save(self, path: str | Path) -> None:

@@ -21,6 +21,7 @@ from .errors import GankitError
 from .imageio import to_float
 from .losses import LOSSES, accuracy
 from .phases import DView, d_objective, g_objective
+from .precision import autocast, backward_and_step, check_amp
 from .run_eval import TrainingMonitor
 from .rundir import RunDir
 from .sampling import Sampler
@@ -73,9 +74,15 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
                           "lower the batch size or raise data.limit")
     steps_per_epoch = n // t.batch_size
     total_steps = t.epochs * steps_per_epoch if not t.max_steps else min(t.max_steps, t.epochs * steps_per_epoch)
+    check_amp(t.amp, device)
+    torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed shapes: cuDNN may pick its fastest kernels
     state = TrainingState.create(cfg, data, device, total_steps)
     G, D, opt_g, opt_d = state.G, state.D, state.opt_g, state.opt_d
     loss = LOSSES[lo.name]
+
+    def amp():  # a fresh autocast context per forward pass (train.amp)
+        return autocast(t.amp, device)
+
     view = DView(tuple(t.diffaugment), lo.instance_noise, lo.instance_noise_steps, total_steps)
     sampler = Sampler(G, state.ema, state.prior, t.batch_size, t.seed + 5, device)
     monitor = TrainingMonitor(cfg, run, data, data_dir, total_steps, state.prior)  # before the RNG is restored
@@ -114,25 +121,23 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
 
                 # D step
                 z = torch.randn(bs, cfg.model.z_dim, device=device)
-                with torch.set_grad_enabled(do_g):
+                with torch.set_grad_enabled(do_g), amp():
                     fake = G(z, y)  # reused by the G step below: one G forward per step
                 real_t, fake_t = d_targets(bs, lo.real_label, lo.label_noise, lo.label_flip, lo.swap_labels,
                                            generator=state.targets_rng, device=device)
-                d = d_objective(D, loss, lo, view(real, step), view(fake.detach(), step), y, real_t, fake_t)
-                opt_d.zero_grad(set_to_none=True)
-                d.total.backward()
-                gn_d = log.grad_norm(D) if log.due(step) else None
-                opt_d.step()
+                with amp():
+                    d = d_objective(D, loss, lo, view(real, step), view(fake.detach(), step), y, real_t, fake_t)
+                gn_d = backward_and_step(d.total, opt_d, state.scalers[1],
+                                         (lambda: log.grad_norm(D)) if log.due(step) else None)
                 acc_real, acc_fake, _ = accuracy(d.real_logits, d.fake_logits, loss.threshold, lo.swap_labels)
 
                 # G step
                 g_loss, fool, gn_g = None, None, None
                 if do_g:
-                    g_loss, fool = g_objective(D, loss, view(fake, step), y, lo.swap_labels)
-                    opt_g.zero_grad(set_to_none=True)
-                    g_loss.backward()
-                    gn_g = log.grad_norm(G) if log.due(step) else None
-                    opt_g.step()
+                    with amp():
+                        g_loss, fool = g_objective(D, loss, view(fake, step), y, lo.swap_labels)
+                    gn_g = backward_and_step(g_loss, opt_g, state.scalers[0],
+                                             (lambda: log.grad_norm(G)) if log.due(step) else None)
                     for s in state.schedulers:
                         s.step()
 

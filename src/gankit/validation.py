@@ -29,6 +29,7 @@ def check(cfg: Config) -> Config:
     one_of("loss.name", lo.name, LOSSES)
     one_of("optim.name", o.name, OPTIMIZERS)
     one_of("optim.lr_decay", o.lr_decay, ("none", "linear"))
+    one_of("train.amp", t.amp, ("none", "bf16", "fp16"))
     one_of("model.g_norm", m.g_norm, ("batch", "none"))
     one_of("model.d_norm", m.d_norm, ("batch", "none"))
     one_of("model.g_act", m.g_act, ("relu", "leaky_relu"))

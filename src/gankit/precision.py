@@ -1,0 +1,46 @@
+"""Mixed precision for the training step: `train.amp` picks autocast's dtype.
+
+bf16 (CPUs with bf16 support, recent GPUs) needs nothing else; fp16 (older GPUs) also needs
+a gradient scaler per network, so small gradients do not underflow.  The scalers' state is
+part of the TrainingState, so a resumed fp16 run keeps its loss scale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from .errors import GankitError
+
+AMP = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(kind: str, device: torch.device):
+    """The forward passes' context: autocast to the chosen dtype, or nothing."""
+    dtype = AMP[kind]
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+
+def check_amp(kind: str, device: torch.device) -> None:
+    if kind == "fp16" and device.type != "cuda":
+        raise GankitError(f"train.amp=fp16 needs a CUDA GPU (this run is on {device.type}); "
+                          "use train.amp=bf16 or none")
+
+
+def make_scaler(kind: str, device: torch.device) -> torch.amp.GradScaler:
+    """A gradient scaler, enabled for fp16 only (disabled it passes everything through)."""
+    return torch.amp.GradScaler(device.type, enabled=kind == "fp16")
+
+
+def backward_and_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                      grad_norm=None) -> float | None:
+    """zero_grad, backward (scaled for fp16), then the optimiser step; `grad_norm()` is read
+    on unscaled gradients just before the step, when given."""
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    norm = grad_norm() if grad_norm is not None else None
+    scaler.step(opt)
+    scaler.update()
+    return norm
