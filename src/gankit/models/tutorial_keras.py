@@ -51,6 +51,20 @@ def _dense_to_map(cfg: ModelConfig, mk, ch: int, h: int, w: int) -> list[nn.Modu
     return [mk.linear(g_in_dim(cfg), n, bias=not bn), *norm1d(cfg.g_norm, n), g_act(cfg), nn.Unflatten(1, (ch, h, w))]
 
 
+def _tf_tutorial_g(cfg: ModelConfig, img_shape: Shape, out_bias: bool):
+    """The TF DCGAN tutorial's generator, which fashion-tf2 reuses (with a bias on its output)."""
+    c, h, w = img_shape
+    gw, bn = cfg.g_width, cfg.g_norm == "batch"
+    mk = g_maker(cfg, glorot=True)
+    g = nn.Sequential(
+        *_dense_to_map(cfg, mk, 4 * gw, h // 4, w // 4),
+        mk.deconv(4 * gw, 2 * gw, 5, 1, 2, bias=not bn), *norm2d_opt(cfg.g_norm, 2 * gw), g_act(cfg),
+        mk.deconv(2 * gw, gw, 5, 2, 2, 1, bias=not bn), *norm2d_opt(cfg.g_norm, gw), g_act(cfg),
+        mk.deconv(gw, c, 5, 2, 2, 1, bias=out_bias), out_act(cfg),
+    )
+    return g, mk
+
+
 # ---------------------------------------------------------------------------------------
 # fashion-tf2: the TF2 Keras Fashion-MNIST GAN (the TF DCGAN-tutorial generator)
 
@@ -61,15 +75,8 @@ def build_tf2_fashion(cfg: ModelConfig, img_shape: Shape, num_classes: int) -> t
     Dense(2w)+LReLU, Dropout, Dense(1) (logit).  Defaults w=64 for both."""
     check_divisible("tf2-fashion", img_shape, 4)
     c, h, w = img_shape
-    gw, dw = cfg.g_width, cfg.d_width
-    bn = cfg.g_norm == "batch"
-    mk = g_maker(cfg, glorot=True)
-    g = nn.Sequential(
-        *_dense_to_map(cfg, mk, 4 * gw, h // 4, w // 4),
-        mk.deconv(4 * gw, 2 * gw, 5, 1, 2, bias=not bn), *norm2d_opt(cfg.g_norm, 2 * gw), g_act(cfg),
-        mk.deconv(2 * gw, gw, 5, 2, 2, 1, bias=not bn), *norm2d_opt(cfg.g_norm, gw), g_act(cfg),
-        mk.deconv(gw, c, 5, 2, 2, 1), out_act(cfg),
-    )
+    dw = cfg.d_width
+    g, mk = _tf_tutorial_g(cfg, img_shape, out_bias=True)
     dk = d_maker(cfg, glorot=True)
     dbn = cfg.d_norm == "batch"
     fh, fw = (_down(_down(n, 5, 2, 2), 5, 2, 2) for n in (h, w))
@@ -96,15 +103,8 @@ def build_tf_dcgan(cfg: ModelConfig, img_shape: Shape, num_classes: int) -> tupl
     model.summary() gives G 2,305,472 trainable (+25,472 BN statistics) and D 212,865."""
     check_divisible("tf-dcgan", img_shape, 4)
     c, h, w = img_shape
-    gw, dw = cfg.g_width, cfg.d_width
-    bn = cfg.g_norm == "batch"
-    mk = g_maker(cfg, glorot=True)
-    g = nn.Sequential(
-        *_dense_to_map(cfg, mk, 4 * gw, h // 4, w // 4),
-        mk.deconv(4 * gw, 2 * gw, 5, 1, 2, bias=not bn), *norm2d_opt(cfg.g_norm, 2 * gw), g_act(cfg),
-        mk.deconv(2 * gw, gw, 5, 2, 2, 1, bias=not bn), *norm2d_opt(cfg.g_norm, gw), g_act(cfg),
-        mk.deconv(gw, c, 5, 2, 2, 1, bias=False), out_act(cfg),  # use_bias=False in the tutorial
-    )
+    dw = cfg.d_width
+    g, mk = _tf_tutorial_g(cfg, img_shape, out_bias=False)  # use_bias=False in the tutorial
     dk = d_maker(cfg, glorot=True)
     fh, fw = (_down(_down(n, 5, 2, 2), 5, 2, 2) for n in (h, w))
     d = nn.Sequential(
