@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gankit.studies import load_results, write_study_report
-from gankit.studies.results import Setting, StudyResults, TrialResult, compare_axes
+from gankit.studies.results import Setting, StudyResults, TrialResult, compare_axes, format_value
 
 
 def results(values: dict[tuple[str, str, int], float], maximise_metric: str = "fid") -> StudyResults:
@@ -64,6 +64,9 @@ def test_a_single_pair_has_no_spread_and_says_so():
 def test_settings_aggregate_their_seeds():
     s = Setting("x", {}, [TrialResult(Path("a"), "x", {}, r, r, v, None, 1.0, {}) for r, v in enumerate([10, 14])])
     assert s.mean == 12 and s.std == pytest.approx(2.828, abs=1e-3) and s.values == [10, 14]
+    assert format_value(s) == "12 ± 2.8"
+    wide = Setting("y", {}, [TrialResult(Path("b"), "y", {}, r, r, v, None, 1.0, {}) for r, v in enumerate([893, 1133])])
+    assert format_value(wide) == "1013 ± 170"  # no exponent notation for FID-sized spreads
 
 
 def test_the_page_escapes_every_hostile_string(finished_study, tmp_path):

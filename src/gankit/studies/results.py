@@ -192,4 +192,6 @@ def compare_axes(res: StudyResults) -> list[Comparison]:
 def format_value(s: Setting) -> str:
     if s.mean is None:
         return "—"
-    return f"{s.mean:.4g} ± {s.std:.2g}" if s.std is not None else f"{s.mean:.4g}"
+    if s.std is None:
+        return f"{s.mean:.4g}"
+    return f"{s.mean:.4g} ± {s.std:.2g}" if s.std < 100 else f"{s.mean:.4g} ± {s.std:.0f}"  # no 1.7e+02
