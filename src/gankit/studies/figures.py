@@ -32,15 +32,21 @@ def overlaid_curves(res: StudyResults) -> list[Path]:
     out_dir.mkdir(exist_ok=True)
     colours = plt.get_cmap("tab10" if len(res.settings) <= 10 else "tab20")
     written = []
+    logs: dict[tuple[Path, str], list[dict]] = {}  # each trial's stats / evals, read once for all curves
+
+    def rows_of(path: Path, source: str) -> list[dict]:
+        if (path, source) not in logs:
+            run = RunDir(path)
+            logs[path, source] = run.stats() if source == "stats" else read_jsonl(run.evals_file)
+        return logs[path, source]
+
     for name, (title, key, source) in CURVES.items():
         fig, ax = plt.subplots(figsize=(7.5, 3.8), dpi=100)
         try:
             drawn = False
             for i, s in enumerate(res.settings):
                 for j, t in enumerate(s.trials):
-                    run = RunDir(t.path)
-                    rows = run.stats() if source == "stats" else read_jsonl(run.evals_file)
-                    pts = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None]
+                    pts = [(r["epoch"], r[key]) for r in rows_of(t.path, source) if r.get(key) is not None]
                     if pts:
                         ax.plot(*zip(*pts), color=colours(i % colours.N), linewidth=1.0, alpha=0.8,
                                 label=s.label if j == 0 else None)

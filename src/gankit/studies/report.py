@@ -36,13 +36,8 @@ def _img(path: Path | None, alt: str, width: int | None = None) -> str:
     return f'<img src="{_data_uri(path)}" alt="{esc(alt)}"{w}>'
 
 
-def _metrics(t) -> dict:
-    f = t.path / "metrics.json"
-    return json.loads(f.read_text()) if f.is_file() else {}
-
-
 def _extra_mean(s: Setting, key: str) -> float | None:
-    vals = [m[key] for t in s.trials if t.value is not None and isinstance((m := _metrics(t)).get(key), (int, float))]
+    vals = [t.metrics[key] for t in s.trials if t.value is not None and isinstance(t.metrics.get(key), (int, float))]
     return mean(vals) if vals else None
 
 
@@ -155,7 +150,7 @@ def build_study_report(res: StudyResults) -> str:
     st = res.study
     done = [t for t in res.trials if t.value is not None]
     failed = [t for t in res.trials if t.error]
-    wall = wall_seconds(res.path)
+    wall = wall_seconds(res)
     direction = "higher" if res.maximise else "lower"
     parts = [f"<h1>gankit study {esc(st['name'])}</h1>",
              f"<p>{esc(st.get('description', ''))}</p>",
@@ -190,7 +185,7 @@ def _md(x) -> str:
 
 def build_summary(res: StudyResults) -> str:
     st = res.study
-    wall = wall_seconds(res.path)
+    wall = wall_seconds(res)
     lines = [f"## Study {_md(st['name'])}", "", _md(st.get("description", "")), "",
              f"{st['search']} search, {len(res.settings)} settings x {st['repeats']} seed(s), {res.metric} at "
              f"n={st['eval_n']}" + (f", wall time {wall / 60:.1f} min" if wall else "") + ".", ""]

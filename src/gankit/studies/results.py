@@ -35,6 +35,8 @@ class TrialResult:
     error: str | None
     seconds: float | None
     config: dict[str, Any]
+    finished: float | None = None  # wall-clock time (epoch seconds) the trial ended
+    metrics: dict[str, Any] = field(default_factory=dict)  # its metrics.json
 
     @property
     def name(self) -> str:
@@ -82,10 +84,13 @@ class StudyResults:
 
 
 def _trial(path: Path) -> TrialResult:
-    info = json.loads((path / "trial.json").read_text()) if (path / "trial.json").is_file() else {}
-    config = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
+    def read(name: str) -> dict:
+        return json.loads((path / name).read_text()) if (path / name).is_file() else {}
+
+    info = read("trial.json")
     return TrialResult(path, info.get("label", path.name), info.get("params", {}), int(info.get("repeat", 0)),
-                       info.get("seed"), info.get("value"), info.get("error"), info.get("seconds"), config)
+                       info.get("seed"), info.get("value"), info.get("error"), info.get("seconds"),
+                       read("config.json"), info.get("finished"), read("metrics.json"))
 
 
 def load_results(study_dir: str | Path) -> StudyResults:
@@ -104,11 +109,10 @@ def load_results(study_dir: str | Path) -> StudyResults:
     return res
 
 
-def wall_seconds(study_dir: Path) -> float | None:
+def wall_seconds(res: StudyResults) -> float | None:
     """From the first trial start to the last trial end, over every session of the study."""
-    starts = [r["time"] for r in read_jsonl(study_dir / "executions.jsonl") if "time" in r]
-    ends = [json.loads(p.read_text()).get("finished") for p in study_dir.glob("trials/*/trial.json")]
-    ends = [e for e in ends if e]
+    starts = [r["time"] for r in read_jsonl(res.path / "executions.jsonl") if "time" in r]
+    ends = [t.finished for t in res.trials if t.finished]
     return round(max(ends) - min(starts), 1) if starts and ends else None
 
 
