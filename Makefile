@@ -4,9 +4,10 @@ PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 GANKIT  := $(VENV)/bin/gankit
 EPOCHS  ?=
+BUDGET  ?= 10m
 OUT     ?= runs
 
-.PHONY: setup data run test test-slow bench clean
+.PHONY: setup data run test test-slow bench bench-tf clean
 
 setup: $(VENV)/.installed
 
@@ -25,8 +26,9 @@ data:
 	  || echo "apt-get failed: gankit will download Fashion-MNIST on first use"; \
 	else echo "no root apt-get: gankit will download Fashion-MNIST into its cache on first use"; fi
 
+# the wall-clock budget ends training (EPOCHS=N trains N epochs instead)
 run: setup data
-	$(GANKIT) train $(if $(EPOCHS),--epochs $(EPOCHS)) --out $(OUT)
+	$(GANKIT) train $(if $(EPOCHS),--epochs $(EPOCHS),--budget $(BUDGET) --epochs 1000) --out $(OUT)
 
 # the PostgreSQL study tests run where .ci/postgres.sh can start Debian's server (root), else skip
 test: setup data
@@ -38,5 +40,14 @@ test-slow: setup data
 bench: setup data
 	$(PY) bench/throughput.py
 
+# TensorFlow's DCGAN tutorial step vs gankit's tf-dcgan, side by side (TensorFlow CPU in .venv-tf)
+.venv-tf/.installed:
+	$(PYTHON) -m venv .venv-tf
+	.venv-tf/bin/pip install -q tensorflow-cpu==2.21.0
+	touch $@
+
+bench-tf: setup data .venv-tf/.installed
+	$(PY) bench/tf_compare.py
+
 clean:
-	rm -rf $(VENV) runs studies .pytest_cache test-artifacts
+	rm -rf $(VENV) .venv-tf runs studies .pytest_cache test-artifacts

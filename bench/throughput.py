@@ -1,88 +1,166 @@
-"""Throughput of gankit's training loop against a plain PyTorch loop on the same model.
+"""Training-step throughput of every preset: gankit's loop against a plain PyTorch loop.
 
-Both run the default DCGAN (or --preset) on real Fashion-MNIST batches, interleaved in
-rounds so machine load affects both alike; the result is a ratio, not a wall-clock target.
+For each preset, in one process, interleaved in rounds so that machine load hits both alike:
 
-    python bench/throughput.py [--preset dcgan] [--steps 60] [--rounds 3] [--batch 64]
+- plain:  the pytorch/examples dcgan loop on the same G and D (BCE on logits, Adam, one G
+          forward per step, labels for conditional models), nothing else;
+- gankit: `train()` for the same number of steps (its loss, tricks, EMA, logging and all).
+
+Work per step is counted, not estimated: `torch.utils.flop_counter.FlopCounterMode` records
+the FLOPs of every convolution and matrix product (forward and backward) of one plain step,
+so GFLOP/s = FLOPs per step x steps per second.  The machine's fp32 matmul peak is measured
+by the same script (torch.mm on 2048 x 2048, best of several), and each loop's share of it is
+printed: on a CPU, small convolutions reach a fraction of what one big matmul does.
+Presets whose data is not on this machine are timed on random images of the same shape
+(throughput does not depend on the pixels).
+
+    python bench/throughput.py [--presets dcgan,tf-dcgan] [--steps 30] [--rounds 2] [--json OUT]
+        [--set train.amp=bf16 ...]  (applied to gankit's loop; e.g. channels, threads, compile)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 
 import torch
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
-from gankit.configure import build_config
-from gankit.data import load_dataset
+from gankit.configure import build_config, preset_names
+from gankit.data import ImageData, load_dataset
+from gankit.errors import GankitError
 from gankit.imageio import to_float
 from gankit.models import build_models
 from gankit.rundir import create_run_dir
 from gankit.train import train
 
+NATIVE = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+QUIET = ["train.progress=false", "train.tensorboard=false", "train.sample_every=1000",
+         "train.checkpoint_every=1000", "train.log_every=20"]
 
-def plain_loop(cfg, data, steps: int) -> float:
-    """The pytorch/examples dcgan loop: BCE-with-logits, Adam, one G forward per step."""
-    torch.manual_seed(0)
-    G, D = build_models(cfg.model, tuple(data.images.shape[1:]), max(len(data.class_names), 1))
-    og = torch.optim.Adam(G.parameters(), cfg.optim.g_lr, betas=(cfg.optim.beta1, cfg.optim.beta2))
-    od = torch.optim.Adam(D.parameters(), cfg.optim.d_lr, betas=(cfg.optim.beta1, cfg.optim.beta2))
-    bs = cfg.train.batch_size
-    n = data.images.shape[0]
-    t0 = time.perf_counter()
-    for i in range(steps):
+
+def matmul_peak(size: int = 2048, reps: int = 5) -> float:
+    """This machine's fp32 matmul rate in GFLOP/s (best of `reps`)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    best = 0.0
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = max(best, 2 * size**3 / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+def data_for(cfg, data_dir: str | None) -> tuple[ImageData, str]:
+    try:
+        return load_dataset(cfg.data, data_dir), "real"
+    except GankitError:
+        c, h, w = NATIVE.get(cfg.data.dataset, (3, 32, 32))
+        c = cfg.data.channels or c
+        h = w = cfg.data.resolution or h
+        g = torch.Generator().manual_seed(0)
+        images = torch.randint(0, 256, (4096, c, h, w), dtype=torch.uint8, generator=g)
+        labels = torch.randint(0, 10, (4096,), generator=g)
+        return ImageData(images, labels, [str(i) for i in range(10)], "random"), "random"
+
+
+class PlainLoop:
+    """The pytorch/examples dcgan step on the preset's networks."""
+
+    def __init__(self, cfg, data: ImageData):
+        torch.manual_seed(0)
+        self.cfg, self.data = cfg, data
+        self.G, self.D = build_models(cfg.model, tuple(data.images.shape[1:]), max(len(data.class_names), 1))
+        o = cfg.optim
+        self.og = torch.optim.Adam(self.G.parameters(), o.g_lr, betas=(o.beta1, o.beta2))
+        self.od = torch.optim.Adam(self.D.parameters(), o.d_lr, betas=(o.beta1, o.beta2))
+
+    def step(self) -> None:
+        bs, n = self.cfg.train.batch_size, len(self.data)
         idx = torch.randint(0, n, (bs,))
-        real = to_float(data.images[idx], cfg.data.range)
-        fake = G(torch.randn(bs, cfg.model.z_dim))
-        lr, lf = D(real), D(fake.detach())
+        real = to_float(self.data.images[idx], self.cfg.data.range)
+        y = self.data.labels[idx] if self.cfg.model.conditional else None
+        fake = self.G(torch.randn(bs, self.cfg.model.z_dim), y)
+        lr, lf = self.D(real, y), self.D(fake.detach(), y)
         d = F.binary_cross_entropy_with_logits(lr, torch.ones_like(lr)) + \
             F.binary_cross_entropy_with_logits(lf, torch.zeros_like(lf))
-        od.zero_grad()
+        self.od.zero_grad()
         d.backward()
-        od.step()
-        lg = D(fake)
+        self.od.step()
+        lg = self.D(fake, y)
         g = F.binary_cross_entropy_with_logits(lg, torch.ones_like(lg))
-        og.zero_grad()
+        self.og.zero_grad()
         g.backward()
-        og.step()
-    return steps * bs / (time.perf_counter() - t0)
+        self.og.step()
+
+    def seconds(self, steps: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        return time.perf_counter() - t0
+
+    def flops(self) -> int:
+        with FlopCounterMode(display=False) as fc:
+            self.step()
+        return fc.get_total_flops()
 
 
-def gankit_loop(cfg, data, steps: int, out: str) -> float:
-    cfg.train.max_steps = steps
-    run = create_run_dir(out, "bench")
+def gankit_seconds(preset: str, sets: list[str], data: ImageData, steps: int, out: str) -> float:
+    cfg = build_config(preset=preset, sets=QUIET + sets + [f"train.max_steps={steps}"])
+    run = create_run_dir(out, preset)
     run.write_config(cfg)
     t0 = time.perf_counter()
     train(cfg, run, data=data)
-    return steps * cfg.train.batch_size / (time.perf_counter() - t0)
+    return time.perf_counter() - t0
+
+
+def bench_preset(preset: str, sets: list[str], steps: int, rounds: int, data_dir: str | None, out: str) -> dict:
+    cfg = build_config(preset=preset, sets=QUIET)
+    data, source = data_for(cfg, data_dir)
+    plain = PlainLoop(cfg, data)
+    plain.seconds(3)  # warm-up: allocator, oneDNN kernels
+    flops = plain.flops()
+    times = {"plain": [], "gankit": []}
+    for _ in range(rounds):
+        times["plain"].append(plain.seconds(steps))
+        times["gankit"].append(gankit_seconds(preset, sets, data, steps, out))
+    bs = cfg.train.batch_size
+    best = {k: min(v) for k, v in times.items()}
+    return {"preset": preset, "data": source, "batch": bs, "gflop_per_step": flops / 1e9,
+            **{f"{k}_img_s": steps * bs / s for k, s in best.items()},
+            **{f"{k}_gflop_s": steps * flops / s / 1e9 for k, s in best.items()},
+            "ratio": best["plain"] / best["gankit"]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--preset", default="dcgan")
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--batch", type=int)
+    ap.add_argument("--presets", default=",".join(preset_names()))
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--data-dir")
+    ap.add_argument("--set", dest="sets", action="append", default=[], help="key=value for gankit's loop")
+    ap.add_argument("--json", help="also write the rows here")
     args = ap.parse_args()
-    sets = ["train.progress=false", "train.tensorboard=false", "train.sample_every=1000", "train.log_every=20"]
-    if args.batch:
-        sets.append(f"train.batch_size={args.batch}")
-    cfg = build_config(preset=args.preset, sets=sets)
-    data = load_dataset(cfg.data)
-    res = {"plain": [], "gankit": []}
+    peak = matmul_peak()
+    print(f"{torch.get_num_threads()} threads; fp32 matmul peak {peak:.1f} GFLOP/s (torch.mm 2048^2)")
+    print(f"{'preset':14s} {'data':6s} {'batch':>5s} {'GFLOP/step':>10s} {'plain img/s':>11s} "
+          f"{'gankit img/s':>12s} {'gankit GFLOP/s':>14s} {'of peak':>7s} {'gankit/plain':>12s}")
+    rows = []
     with tempfile.TemporaryDirectory() as out:
-        plain_loop(cfg, data, 5)  # warm-up: allocator, oneDNN kernels
-        for _ in range(args.rounds):
-            res["plain"].append(plain_loop(cfg, data, args.steps))
-            res["gankit"].append(gankit_loop(build_config(preset=args.preset, sets=sets), data, args.steps, out))
-    best = {k: max(v) for k, v in res.items()}
-    print(f"preset {args.preset}, batch {cfg.train.batch_size}, {torch.get_num_threads()} threads, "
-          f"{args.rounds} rounds x {args.steps} steps")
-    for k, v in res.items():
-        print(f"  {k:7s} best {best[k]:7.1f} img/s   all {[round(x) for x in v]}")
-    print(f"  ratio gankit/plain: {best['gankit'] / best['plain']:.2f}")
+        for preset in args.presets.split(","):
+            r = bench_preset(preset, args.sets, args.steps, args.rounds, args.data_dir, out)
+            r["peak_share"] = r["gankit_gflop_s"] / peak
+            rows.append(r)
+            print(f"{preset:14s} {r['data']:6s} {r['batch']:5d} {r['gflop_per_step']:10.2f} {r['plain_img_s']:11.1f} "
+                  f"{r['gankit_img_s']:12.1f} {r['gankit_gflop_s']:14.1f} {r['peak_share']:7.1%} {r['ratio']:12.2f}",
+                  flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"peak_gflop_s": peak, "threads": torch.get_num_threads(), "sets": args.sets, "rows": rows}, f,
+                      indent=2)
 
 
 if __name__ == "__main__":

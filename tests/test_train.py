@@ -288,3 +288,20 @@ def test_bf16_mixed_precision_trains_in_bf16_and_keeps_fp32_weights(tmp_path, fa
     assert summary["step"] == 8 and all(np.isfinite(r["d_loss"]) and np.isfinite(r["g_loss"]) for r in rows)
     state = load_state(run.last_checkpoint)
     assert all(v.dtype == torch.float32 for v in state["G"].values() if v.is_floating_point())
+
+
+def test_compile_trains_through_compiled_networks_and_saves_plain_ones(tmp_path, fashion_dir, monkeypatch):
+    # the "eager" backend traces with TorchDynamo like the default one, without the C++ build
+    compiled, real_compile = [], torch.compile
+    monkeypatch.setattr(torch, "compile", lambda net: compiled.append(type(net).__name__) or real_compile(net, backend="eager"))
+    states = {}
+    for on in (False, True):
+        cfg = build_config(sets=TINY + ["train.epochs=1", f"train.compile={str(on).lower()}", "train.tensorboard=false"])
+        run = create_run_dir(tmp_path / "runs", f"compile-{on}")
+        run.write_config(cfg)
+        train(cfg, run, data_dir=str(fashion_dir))
+        states[on] = load_state(run.last_checkpoint)
+    assert compiled == ["Generator", "Discriminator", "Discriminator"]  # G, D (D step), D (G step)
+    for net in ("G", "D", "G_ema"):
+        assert states[True][net].keys() == states[False][net].keys()  # no _orig_mod. prefixes
+        assert all(torch.allclose(states[True][net][k], states[False][net][k], atol=1e-6) for k in states[False][net])

@@ -114,10 +114,12 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .config import from_dict, set_value
     from .configure import build_config, validate
     from .data import load_dataset
+    from .distributed import broadcast, setup, teardown
     from .models import check_buildable
-    from .rundir import create_run_dir, open_run_dir
+    from .rundir import RunDir, create_run_dir, open_run_dir
     from .train import train
 
+    dist = setup()  # one process, or this rank's place under torchrun
     if a.resume:
         run = open_run_dir(a.resume)
         if a.preset or a.config or a.sets:
@@ -130,7 +132,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         validate(cfg)
         if not run.last_checkpoint.is_file():
             raise GankitError(f"{a.resume}: no checkpoint to resume from; start a new run")
-        run.write_config(cfg)
+        if dist.main:
+            run.write_config(cfg)
     else:
         sets = list(a.sets)
         if a.epochs is not None:
@@ -141,19 +144,28 @@ def cmd_train(a: argparse.Namespace) -> int:
             sets.append(f"train.budget={a.budget}")
         cfg = build_config(a.preset, a.config, sets)
         if a.dry_run:
-            print(cfg.to_json())
+            if dist.main:
+                print(cfg.to_json())
             return 0
     # data and model problems surface before a run directory exists: a failed start leaves nothing
     data = load_dataset(cfg.data, a.data_dir)
     check_buildable(cfg.model, tuple(data.images.shape[1:]), max(len(data.class_names), 1))
     if not a.resume:
-        run = create_run_dir(a.out, a.name or cfg.preset)
-        run.write_config(cfg)
-    print(f"run directory: {run.path}", file=sys.stderr)
-    summary = train(cfg, run, data_dir=a.data_dir, resume=bool(a.resume), data=data)
-    state = "interrupted, saved" if summary["interrupted"] else "done"
-    print(f"{state}: {summary['step']} steps in {summary['seconds']} s ({summary['img_per_s']} img/s)")
-    print(f"samples: {run.samples}  report: {run.path / 'report.html'}")
+        run = None
+        if dist.main:  # rank 0 makes the run directory and tells the others where it is
+            run = create_run_dir(a.out, a.name or cfg.preset)
+            run.write_config(cfg)
+        run = RunDir(Path(broadcast(str(run.path) if run else None, dist)))
+    if dist.main:
+        print(f"run directory: {run.path}" + (f" ({dist.world} processes)" if dist.active else ""), file=sys.stderr)
+    try:
+        summary = train(cfg, run, data_dir=a.data_dir, resume=bool(a.resume), data=data, dist=dist)
+    finally:
+        teardown(dist)
+    if dist.main:
+        state = "interrupted, saved" if summary["interrupted"] else "done"
+        print(f"{state}: {summary['step']} steps in {summary['seconds']} s ({summary['img_per_s']} img/s)")
+        print(f"samples: {run.samples}  report: {run.path / 'report.html'}")
     return 130 if summary["interrupted"] else 0
 
 

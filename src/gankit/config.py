@@ -86,6 +86,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     threads: int = 0  # torch CPU threads; 0 = all cores
     amp: str = "none"  # mixed precision of the forward passes: none | bf16 | fp16 (CUDA, with a grad scaler)
+    compile: bool = False  # torch.compile G and D for the training steps (pays back on long runs)
     n_critic: int = 1  # D steps per G step
     ema: bool = False  # keep an exponential moving average of G for sampling
     ema_decay: float = 0.999  # EMA weight of the previous average per G step

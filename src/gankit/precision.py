@@ -1,8 +1,13 @@
-"""Mixed precision for the training step: `train.amp` picks autocast's dtype.
+"""How the training step runs fast: mixed precision (`train.amp`) and compilation (`train.compile`).
 
+`train.amp` picks autocast's dtype.
 bf16 (CPUs with bf16 support, recent GPUs) needs nothing else; fp16 (older GPUs) also needs
 a gradient scaler per network, so small gradients do not underflow.  The scalers' state is
 part of the TrainingState, so a resumed fp16 run keeps its loss scale.
+
+`train.compile` hands the networks the steps call to torch.compile.  The compiled wrappers
+share the modules' parameters, so optimisers, EMA and checkpoints keep the plain modules
+(no `_orig_mod.` keys); the first steps pay the compilation.
 """
 
 from __future__ import annotations
@@ -44,3 +49,8 @@ def backward_and_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: to
     scaler.step(opt)
     scaler.update()
     return norm
+
+
+def compiled(nets: tuple, on: bool) -> tuple:
+    """The networks as the steps call them: torch.compile'd when `train.compile` is on."""
+    return tuple(torch.compile(net) for net in nets) if on else nets

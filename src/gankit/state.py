@@ -49,6 +49,7 @@ class TrainingState:
     opt_d: Optimizer
     schedulers: list
     targets_rng: torch.Generator  # D's label tricks (CPU, whatever the device)
+    noise_rng: torch.Generator  # the noise z of each batch (CPU; the same on every rank: distributed.py)
     scalers: tuple  # (G's, D's) gradient scalers: enabled for train.amp=fp16 only (precision.py)
     step: int = 0
     best_fid: float | None = None
@@ -70,6 +71,7 @@ class TrainingState:
         dev = torch.device(device)
         return cls(cfg, img_shape, list(data.class_names), label_prior(data.labels, num_classes), G, D, ema,
                    opt_g, opt_d, schedulers, torch.Generator().manual_seed(t.seed + 1),
+                   torch.Generator().manual_seed(t.seed + 6),
                    (make_scaler(t.amp, dev), make_scaler(t.amp, dev)))
 
     def state_dict(self) -> dict[str, Any]:
@@ -80,7 +82,7 @@ class TrainingState:
             "G_ema": self.ema.state_dict() if self.ema is not None else {},
             "opt_G": self.opt_g.state_dict(), "opt_D": self.opt_d.state_dict(),
             "schedulers": [s.state_dict() for s in self.schedulers],
-            "rng": {**get_rng_states(), "targets": self.targets_rng.get_state()},
+            "rng": {**get_rng_states(), "targets": self.targets_rng.get_state(), "noise": self.noise_rng.get_state()},
             "best_fid": self.best_fid, "seconds": self.seconds,
             "scalers": [sc.state_dict() for sc in self.scalers],  # {} unless fp16
         }
@@ -98,6 +100,8 @@ class TrainingState:
         if "label_prior" in state:  # in place: the sampler and the monitor hold this tensor
             self.prior.copy_(state["label_prior"])
         self.targets_rng.set_state(state["rng"]["targets"])
+        if "noise" in state["rng"]:  # checkpoints before distributed training drew z from torch's generator
+            self.noise_rng.set_state(state["rng"]["noise"])
         self.step = int(state["step"])
         best = state.get("best_fid")
         self.best_fid = float(best) if best is not None and math.isfinite(best) else None

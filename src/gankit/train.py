@@ -3,8 +3,9 @@
 `train(cfg, run)` reads top to bottom: set-up, then per step `# D step`, `# G step`,
 `# EMA`, `# log`, and per epoch `# samples`, `# evaluate`, `# checkpoint`.  It schedules;
 the maths of each phase is in phases.py, the state it advances in state.py (one object,
-saved and restored whole), sampling in sampling.py.  Everything it needs comes from the
-Config; everything it produces goes into the run directory.
+saved and restored whole), sampling in sampling.py, the multi-process parts (torchrun) in
+distributed.py.  Everything it needs comes from the Config; everything it produces goes
+into the run directory.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import torch
 
 from .config import Config, budget_seconds
 from .data import ImageData, load_dataset
+from .distributed import Dist, agree, check_batch, place, rank_seed, shard, wrap
 from .errors import GankitError
 from .imageio import to_float
 from .losses import LOSSES, accuracy
 from .phases import DView, d_objective, g_objective
-from .precision import autocast, backward_and_step, check_amp
+from .precision import autocast, backward_and_step, check_amp, compiled
 from .run_eval import TrainingMonitor
 from .rundir import RunDir
 from .sampling import Sampler
@@ -61,10 +63,12 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = False,
-          data: ImageData | None = None) -> dict:
-    """Train (or continue) the run described by cfg in `run`; returns a summary dict."""
+          data: ImageData | None = None, dist: Dist = Dist()) -> dict:
+    """Train (or continue) the run described by cfg in `run`; returns a summary dict.
+
+    Under torchrun every rank calls this with its `dist`; rank 0 alone writes to `run`."""
     t, lo = cfg.train, cfg.loss
-    device = pick_device(t.device)
+    device = place(pick_device(t.device), dist)
     if t.threads:
         torch.set_num_threads(t.threads)
     data = data if data is not None else load_dataset(cfg.data, data_dir)
@@ -73,11 +77,15 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
         raise GankitError(f"{data.name} has {n} images, fewer than train.batch_size={t.batch_size}; "
                           "lower the batch size or raise data.limit")
     steps_per_epoch = n // t.batch_size
+    check_batch(t.batch_size, dist)
     total_steps = t.epochs * steps_per_epoch if not t.max_steps else min(t.max_steps, t.epochs * steps_per_epoch)
     check_amp(t.amp, device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed shapes: cuDNN may pick its fastest kernels
     state = TrainingState.create(cfg, data, device, total_steps)
     G, D, opt_g, opt_d = state.G, state.D, state.opt_g, state.opt_d
+    # what the steps call: DDP wrappers under torchrun, compiled with train.compile; the G step
+    # calls D itself, not its DDP wrapper: D is frozen there and its gradients unused
+    G_step, D_step, D_frozen = compiled((*wrap(G, D, device, dist), D), t.compile)
     loss = LOSSES[lo.name]
 
     def amp():  # a fresh autocast context per forward pass (train.amp)
@@ -85,11 +93,14 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
 
     view = DView(tuple(t.diffaugment), lo.instance_noise, lo.instance_noise_steps, total_steps)
     sampler = Sampler(G, state.ema, state.prior, t.batch_size, t.seed + 5, device)
-    monitor = TrainingMonitor(cfg, run, data, data_dir, total_steps, state.prior)  # before the RNG is restored
+    # before the RNG is restored
+    monitor = TrainingMonitor(cfg, run, data, data_dir, total_steps, state.prior) if dist.main else None
     if resume:
         lost = state.load(run.last_checkpoint)
-        run.truncate_logs(state.step)  # rows written after the checkpoint belong to lost work
-        run.log_event("resume", step=state.step, **({"rng_not_restored": lost} if lost else {}))
+        if dist.main:
+            run.truncate_logs(state.step)  # rows written after the checkpoint belong to lost work
+            run.log_event("resume", step=state.step, world_size=dist.world, **({"rng_not_restored": lost} if lost else {}))
+    rank_seed(t.seed, dist, state.step)  # dropout, DiffAugment, instance noise: a stream per rank
 
     budget, clock, spent_before = budget_seconds(t.budget), time.perf_counter(), state.seconds
 
@@ -102,10 +113,10 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
         state.save(run.checkpoints / f"{tag}.safetensors")
 
     images_u8, labels_all = data.images, data.labels
-    log = Logger(run, cfg, total_steps, steps_per_epoch)
+    log = Logger(run, cfg, total_steps, steps_per_epoch, dist)
     G.train()
     D.train()
-    out_of_time = budget > 0 and spent() >= budget  # a resumed run may have spent it already
+    out_of_time, = agree(budget > 0 and spent() >= budget, dist=dist)  # a resumed run may have spent it already
     with Interrupt() as interrupt:
         while state.step < total_steps and not interrupt.requested and not out_of_time:
             epoch, i = divmod(state.step, steps_per_epoch)
@@ -113,20 +124,21 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
             log.start_epoch(epoch, i)
             while i < steps_per_epoch and state.step < total_steps and not interrupt.requested and not out_of_time:
                 step = state.step
-                idx = order[i * t.batch_size:(i + 1) * t.batch_size]
+                # this rank's slice of the global batch; z and targets drawn for the whole batch
+                idx = shard(order[i * t.batch_size:(i + 1) * t.batch_size], dist)
                 real = to_float(images_u8[idx], cfg.data.range).to(device)
                 y = labels_all[idx].to(device) if cfg.model.conditional else None
-                bs = real.shape[0]
                 do_g = (step + 1) % t.n_critic == 0
 
                 # D step
-                z = torch.randn(bs, cfg.model.z_dim, device=device)
+                z = shard(torch.randn(t.batch_size, cfg.model.z_dim, generator=state.noise_rng), dist).to(device)
                 with torch.set_grad_enabled(do_g), amp():
-                    fake = G(z, y)  # reused by the G step below: one G forward per step
-                real_t, fake_t = d_targets(bs, lo.real_label, lo.label_noise, lo.label_flip, lo.swap_labels,
-                                           generator=state.targets_rng, device=device)
+                    fake = G_step(z, y)  # reused by the G step below: one G forward per step
+                real_t, fake_t = (shard(v, dist).to(device) for v in d_targets(
+                    t.batch_size, lo.real_label, lo.label_noise, lo.label_flip, lo.swap_labels,
+                    generator=state.targets_rng))
                 with amp():
-                    d = d_objective(D, loss, lo, view(real, step), view(fake.detach(), step), y, real_t, fake_t)
+                    d = d_objective(D_step, loss, lo, view(real, step), view(fake.detach(), step), y, real_t, fake_t)
                 gn_d = backward_and_step(d.total, opt_d, state.scalers[1],
                                          (lambda: log.grad_norm(D)) if log.due(step) else None)
                 acc_real, acc_fake, _ = accuracy(d.real_logits, d.fake_logits, loss.threshold, lo.swap_labels)
@@ -135,7 +147,7 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
                 g_loss, fool, gn_g = None, None, None
                 if do_g:
                     with amp():
-                        g_loss, fool = g_objective(D, loss, view(fake, step), y, lo.swap_labels)
+                        g_loss, fool = g_objective(D_frozen, loss, view(fake, step), y, lo.swap_labels)
                     gn_g = backward_and_step(g_loss, opt_g, state.scalers[0],
                                              (lambda: log.grad_norm(G)) if log.due(step) else None)
                     for s in state.schedulers:
@@ -148,23 +160,31 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
                 # log
                 state.step = step = step + 1
                 i += 1
-                log.step(step, bs, d_real=d.real, d_fake=d.fake, d_total=d.total, g_loss=g_loss,
+                log.step(step, t.batch_size, d_real=d.real, d_fake=d.fake, d_total=d.total, g_loss=g_loss,
                          acc_real=acc_real, acc_fake=acc_fake, fool=fool, gn_d=gn_d, gn_g=gn_g,
                          lr_g=opt_g.param_groups[0]["lr"], lr_d=opt_d.param_groups[0]["lr"])
-                if log.last_row is not None:  # a stats row was just written
+                if log.last_row is not None:  # a stats row was just written (rank 0)
                     for message in monitor.observe(step, log.last_row, fake.detach()):
                         log.warn(step, message)
 
-                bad = "D" if not torch.isfinite(d.total.detach()) else (
-                    "G" if g_loss is not None and not torch.isfinite(g_loss.detach()) else None)
-                if bad:
-                    run.log_event("nan", step=step, loss=bad)
+                bad_d = not torch.isfinite(d.total.detach())
+                bad_g = g_loss is not None and not torch.isfinite(g_loss.detach())
+                # every rank stops at the same step, whichever rank saw the reason
+                stop, bad_d, bad_g, out_of_time = agree(interrupt.requested, bad_d, bad_g,
+                                                        budget > 0 and spent() >= budget, dist=dist)
+                interrupt.requested = stop
+                if bad_d or bad_g:
+                    bad = "D" if bad_d else "G"
+                    if dist.main:
+                        run.log_event("nan", step=step, loss=bad)
                     raise GankitError(f"training diverged at step {step}: the {bad} loss is not finite; "
                                       "lower the learning rates or try loss.name=hinge / model.d_spectral_norm=true")
-                out_of_time = budget > 0 and spent() >= budget
 
             epoch_done = i == steps_per_epoch
             finished = state.step >= total_steps or out_of_time
+            if not dist.main:  # rank 0 alone samples, evaluates and saves
+                log.end_epoch()
+                continue
             # samples
             if (epoch_done and (epoch + 1) % t.sample_every == 0) or finished or interrupt.requested:
                 save_samples(run, sampler(state.step), cfg, state.prior, state.step, steps_per_epoch,
@@ -179,7 +199,9 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
             if (epoch_done and (epoch + 1) % t.checkpoint_every == 0) or finished or interrupt.requested:
                 checkpoint()
             log.end_epoch()
-        if interrupt.requested:
+        if not dist.main:
+            pass
+        elif interrupt.requested:
             run.log_event("interrupted", step=state.step)
         elif out_of_time:
             run.log_event("budget_spent", step=state.step, seconds=round(state.seconds, 1))

@@ -2,7 +2,9 @@
 
 Kept out of train.py so the loop reads as the algorithm.  `Logger` averages per-step
 numbers over `train.log_every` steps and appends one row to stats.jsonl per interval;
-the same numbers go to TensorBoard and the progress bar.
+the same numbers go to TensorBoard and the progress bar.  In a distributed run every rank
+keeps a Logger (the averages are taken over all ranks' slices of the batch) and rank 0's
+alone writes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 from torch import nn
 
 from .config import Config
+from .distributed import Dist, mean_values
 from .errors import GankitError
 from .imageio import make_grid, save_grid, save_image, to_uint8
 from .rundir import RunDir
@@ -46,8 +49,9 @@ _AVERAGED = {
 
 
 class Logger:
-    def __init__(self, run: RunDir, cfg: Config, total_steps: int, steps_per_epoch: int):
-        self.run, self.cfg = run, cfg
+    def __init__(self, run: RunDir, cfg: Config, total_steps: int, steps_per_epoch: int, dist: Dist = Dist()):
+        self.run, self.cfg, self.dist = run, cfg, dist
+        self.writes = dist.main
         self.total_steps, self.steps_per_epoch = total_steps, steps_per_epoch
         self.every = cfg.train.log_every
         self.sums: dict[str, float] = {}
@@ -60,7 +64,7 @@ class Logger:
         self.bar = None
         self.writer = None
         self.last_row: dict[str, Any] | None = None  # the row written by the latest step(), else None
-        if cfg.train.tensorboard:
+        if cfg.train.tensorboard and self.writes:
             from torch.utils.tensorboard import SummaryWriter  # slow import: only when used
 
             self.writer = SummaryWriter(str(run.path / "tb"))
@@ -75,7 +79,7 @@ class Logger:
         return float(torch.cat(grads).norm()) if grads else 0.0
 
     def start_epoch(self, epoch: int, first_batch: int) -> None:
-        if self.cfg.train.progress:
+        if self.cfg.train.progress and self.writes:
             from tqdm import tqdm
 
             self.bar = tqdm(total=self.steps_per_epoch, initial=first_batch, desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}",
@@ -98,19 +102,29 @@ class Logger:
             self.bar.update(1)
         self.last_row = None
         if step % self.every == 0 or step == self.total_steps:
-            self.last_row = self._write(step, lr_g, lr_d)
+            row = self._row(step, lr_g, lr_d)
+            if self.writes:
+                self._write(step, row)
+                self.last_row = row
 
-    def _write(self, step: int, lr_g: float, lr_d: float) -> dict[str, Any]:
+    def _row(self, step: int, lr_g: float, lr_d: float) -> dict[str, Any]:
         now = time.perf_counter()
         row: dict[str, Any] = {"step": step, "epoch": round(step / self.steps_per_epoch, 4),
                                "images_seen": step * self.cfg.train.batch_size}
+        means = mean_values({key: self.sums[key] / self.counts[key] for key in self.sums if self.counts.get(key)},
+                            self.dist)
         for col, key in _AVERAGED.items():
-            if self.counts.get(key):
-                row[col] = round(self.sums[key] / self.counts[key], 5)
+            if key in means:
+                row[col] = round(means[key], 5)
         row.update({k: round(v, 5) for k, v in self.extra.items()})
         row["lr_g"], row["lr_d"] = lr_g, lr_d
         row["img_per_s"] = round(self.images / max(now - self.t_interval, 1e-9), 1)
         row["time"] = round(now - self.t0, 2)
+        self.sums, self.counts, self.extra, self.images = {}, {}, {}, 0
+        self.t_interval = now
+        return row
+
+    def _write(self, step: int, row: dict[str, Any]) -> None:
         self.run.append(self.run.stats_file, row)
         if self.writer is not None:
             for k, v in row.items():
@@ -118,9 +132,6 @@ class Logger:
                     self.writer.add_scalar(k, v, step)
         if self.bar is not None:
             self.bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake") if k in row})
-        self.sums, self.counts, self.extra, self.images = {}, {}, {}, 0
-        self.t_interval = now
-        return row
 
     def warn(self, step: int, message: str) -> None:
         """A training-health warning: events.jsonl (shown in the report) and the terminal."""
@@ -133,6 +144,8 @@ class Logger:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+        if not self.writes:
+            return
         from .report.plots import write_plots
 
         write_plots(self.run)
@@ -142,7 +155,8 @@ class Logger:
 
         if self.writer is not None:
             self.writer.close()
-        write_report(self.run, refresh_plots=False)  # end_epoch() has just drawn them
+        if self.writes:
+            write_report(self.run, refresh_plots=False)  # end_epoch() has just drawn them
         elapsed = time.perf_counter() - self.t0
         return {"step": step, "seconds": round(elapsed, 1),
                 "img_per_s": round(self.images_total / max(elapsed, 1e-9), 1), "run": str(self.run.path)}

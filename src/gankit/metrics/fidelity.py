@@ -7,7 +7,8 @@ every metric.  torchmetrics computes FID in float64 with eigvals(S1 S2), so no s
 `frechet_distance` is an independent eigh-based implementation the tests compare against.
 
 KID and the classifier score draw random subsets with torch's global RNG: they run inside a
-forked RNG with a fixed seed, so a report is reproducible and training's RNG is untouched.
+forked RNG with a fixed seed, so a report is reproducible and training's RNG is untouched.  Rank 0 alone evaluates a distributed run, so the metrics never
+synchronise over the process group (`sync_on_compute=False`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class GivenFeatures(nn.Module):
 
 def fid(fake: Tensor, real: Tensor) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets [N,D] (torchmetrics)."""
-    m = FrechetInceptionDistance(feature=GivenFeatures(fake.shape[1]))
+    m = FrechetInceptionDistance(feature=GivenFeatures(fake.shape[1]), sync_on_compute=False)
     m.update(real.double(), real=True)
     m.update(fake.double(), real=False)
     # tiny negative values are eigenvalue round-off of identical sets
@@ -46,7 +47,8 @@ def kid(fake: Tensor, real: Tensor, subsets: int = 100, subset_size: int = 1000,
     size = min(subset_size, fake.shape[0], real.shape[0])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
-        m = KernelInceptionDistance(feature=GivenFeatures(fake.shape[1]), subsets=subsets, subset_size=size)
+        m = KernelInceptionDistance(feature=GivenFeatures(fake.shape[1]), subsets=subsets, subset_size=size,
+                                    sync_on_compute=False)
     # float32: 100 subsets x 3 kernel matrices is the bulk of an evaluation, and the subset
     # spread (kid_std) dwarfs float32 round-off
     m.update(real.float(), real=True)
@@ -62,7 +64,7 @@ def classifier_score(logits: Tensor, splits: int = 10, seed: int = 0) -> tuple[f
     splits = max(1, min(splits, logits.shape[0]))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
-        m = InceptionScore(feature=GivenFeatures(logits.shape[1]), splits=splits)
+        m = InceptionScore(feature=GivenFeatures(logits.shape[1]), splits=splits, sync_on_compute=False)
     m.update(logits.double())
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*degrees of freedom.*")  # std of a single split
