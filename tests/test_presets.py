@@ -30,7 +30,7 @@ def test_preset_loads_validates_and_describes_itself(name):
 STATED = [
     ("tf-dcgan", "model.z_dim", 100), ("tf-dcgan", "optim.g_lr", 1e-4), ("tf-dcgan", "optim.d_lr", 1e-4),
     ("tf-dcgan", "optim.beta1", 0.9), ("tf-dcgan", "train.batch_size", 256), ("tf-dcgan", "train.epochs", 50),
-    ("tf-dcgan", "model.d_dropout", 0.3), ("tf-dcgan", "model.leaky_slope", 0.3),
+    ("tf-dcgan", "model.d_dropout", 0.3), ("tf-dcgan", "model.leaky_slope", 0.3), ("tf-dcgan", "train.update", "simultaneous"),
     ("fashion-tf2", "model.z_dim", 150), ("fashion-tf2", "optim.g_lr", 1e-5), ("fashion-tf2", "optim.d_lr", 3e-5),
     ("fashion-tf2", "optim.beta1", 0.5), ("fashion-tf2", "train.batch_size", 64), ("fashion-tf2", "train.epochs", 30),
     ("fashion-tf2", "train.sample_every", 2), ("fashion-tf2", "data.dataset", "fashion-mnist"),

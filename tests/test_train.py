@@ -305,3 +305,21 @@ def test_compile_trains_through_compiled_networks_and_saves_plain_ones(tmp_path,
     for net in ("G", "D", "G_ema"):
         assert states[True][net].keys() == states[False][net].keys()  # no _orig_mod. prefixes
         assert all(torch.allclose(states[True][net][k], states[False][net][k], atol=1e-6) for k in states[False][net])
+
+
+def test_simultaneous_update_takes_g_gradient_against_d_before_its_step(tmp_path, fashion_dir):
+    # alternating: D steps, then G's gradient is taken against the updated D; simultaneous (the
+    # TF tutorial): against D as it was.  With a D lr too small to move a float32 weight, the
+    # alternating G step sees the old D.
+    def one_step(*sets):
+        cfg = build_config(sets=TINY + ["train.max_steps=1", "train.ema=false", "train.tensorboard=false", *sets])
+        run = create_run_dir(tmp_path / "runs", "u")
+        run.write_config(cfg)
+        train(cfg, run, data_dir=str(fashion_dir))
+        return load_state(run.last_checkpoint)
+
+    sim, alt = one_step("train.update=simultaneous"), one_step()
+    alt_frozen_d = one_step("optim.d_lr=1e-30")
+    same = lambda a, b: all(torch.allclose(a[k], b[k], atol=1e-7) for k in a)  # noqa: E731
+    assert same(sim["D"], alt["D"])  # D's own step is the same either way
+    assert same(sim["G"], alt_frozen_d["G"]) and not same(sim["G"], alt["G"])

@@ -88,6 +88,7 @@ class TrainConfig:
     amp: str = "none"  # mixed precision of the forward passes: none | bf16 | fp16 (CUDA, with a grad scaler)
     compile: bool = False  # torch.compile G and D for the training steps (pays back on long runs)
     n_critic: int = 1  # D steps per G step
+    update: str = "alternating"  # alternating: D steps, then G against the updated D | simultaneous: both gradients from one forward pass (TF tutorial)
     ema: bool = False  # keep an exponential moving average of G for sampling
     ema_decay: float = 0.999  # EMA weight of the previous average per G step
     ema_start: int = 0  # step (batch) at which averaging starts (before: EMA copies G)

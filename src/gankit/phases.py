@@ -11,6 +11,8 @@ batch and the config:
   own penalty from the registry entry (WGAN-GP's gradient penalty) and R1.
 - `g_objective`: G's loss with D frozen, so no gradients for D's weights are computed
   (and then thrown away) in the G step.
+- `g_objective_from`: G's loss on the fake logits D's own step just computed
+  (`train.update=simultaneous`, the TF tutorial's two gradient tapes over one forward pass).
 """
 
 from __future__ import annotations
@@ -90,6 +92,11 @@ def frozen(module: nn.Module):
     finally:
         for p, flag in flags:
             p.requires_grad_(flag)
+
+
+def g_objective_from(d: DResult, loss: Loss, swap: bool) -> tuple[Tensor, float]:
+    """(G's loss, fool rate) from the D step's fake logits (fake not detached from G)."""
+    return generator_loss(loss, d.fake_logits, swap), accuracy(d.fake_logits, d.fake_logits, loss.threshold, swap)[2]
 
 
 def g_objective(D: nn.Module, loss: Loss, fake: Tensor, y: Tensor | None, swap: bool) -> tuple[Tensor, float]:

@@ -51,6 +51,28 @@ def backward_and_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: to
     return norm
 
 
+def simultaneous_step(d_loss: torch.Tensor, g_loss: torch.Tensor, opt_d: torch.optim.Optimizer,
+                      opt_g: torch.optim.Optimizer, scalers: tuple, grad_norms=(None, None)) -> tuple:
+    """Both networks' updates from one forward pass (train.update=simultaneous): D's gradient
+    of D's loss and G's gradient of G's loss, each taken before either network changes.
+    Returns (D's, G's) gradient norms when asked for."""
+    sc_g, sc_d = scalers
+    params_d = [p for g in opt_d.param_groups for p in g["params"]]
+    params_g = [p for g in opt_g.param_groups for p in g["params"]]
+    grads_d = torch.autograd.grad(sc_d.scale(d_loss), params_d, retain_graph=True, allow_unused=True)
+    grads_g = torch.autograd.grad(sc_g.scale(g_loss), params_g, allow_unused=True)
+    norms = []
+    for opt, scaler, params, grads, norm in ((opt_d, sc_d, params_d, grads_d, grad_norms[0]),
+                                             (opt_g, sc_g, params_g, grads_g, grad_norms[1])):
+        for p, g in zip(params, grads):
+            p.grad = g
+        scaler.unscale_(opt)
+        norms.append(norm() if norm is not None else None)
+        scaler.step(opt)
+        scaler.update()
+    return tuple(norms)
+
+
 def compiled(nets: tuple, on: bool) -> tuple:
     """The networks as the steps call them: torch.compile'd when `train.compile` is on."""
     return tuple(torch.compile(net) for net in nets) if on else nets

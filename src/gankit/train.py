@@ -22,8 +22,8 @@ from .distributed import Dist, agree, check_batch, place, rank_seed, shard, wrap
 from .errors import GankitError
 from .imageio import to_float
 from .losses import LOSSES, accuracy
-from .phases import DView, d_objective, g_objective
-from .precision import autocast, backward_and_step, check_amp, compiled
+from .phases import DView, d_objective, g_objective, g_objective_from
+from .precision import autocast, backward_and_step, check_amp, compiled, simultaneous_step
 from .run_eval import TrainingMonitor
 from .rundir import RunDir
 from .sampling import Sampler
@@ -78,6 +78,9 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
                           "lower the batch size or raise data.limit")
     steps_per_epoch = n // t.batch_size
     check_batch(t.batch_size, dist)
+    together = t.update == "simultaneous"  # G's and D's gradients from one forward pass
+    if together and dist.active:
+        raise GankitError("train.update=simultaneous runs in one process; under torchrun use train.update=alternating")
     total_steps = t.epochs * steps_per_epoch if not t.max_steps else min(t.max_steps, t.epochs * steps_per_epoch)
     check_amp(t.amp, device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed shapes: cuDNN may pick its fastest kernels
@@ -137,19 +140,26 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
                 real_t, fake_t = (shard(v, dist).to(device) for v in d_targets(
                     t.batch_size, lo.real_label, lo.label_noise, lo.label_flip, lo.swap_labels,
                     generator=state.targets_rng))
+                norm_d = (lambda: log.grad_norm(D)) if log.due(step) else None
+                norm_g = (lambda: log.grad_norm(G)) if log.due(step) else None
                 with amp():
-                    d = d_objective(D_step, loss, lo, view(real, step), view(fake.detach(), step), y, real_t, fake_t)
-                gn_d = backward_and_step(d.total, opt_d, state.scalers[1],
-                                         (lambda: log.grad_norm(D)) if log.due(step) else None)
+                    d = d_objective(D_step, loss, lo, view(real, step), view(fake if together else fake.detach(), step),
+                                    y, real_t, fake_t)
+                g_loss, fool, gn_g = None, None, None
+                if together:  # G's loss on the same fake logits; both gradients before either update
+                    with amp():
+                        g_loss, fool = g_objective_from(d, loss, lo.swap_labels)
+                    gn_d, gn_g = simultaneous_step(d.total, g_loss, opt_d, opt_g, state.scalers, (norm_d, norm_g))
+                else:
+                    gn_d = backward_and_step(d.total, opt_d, state.scalers[1], norm_d)
                 acc_real, acc_fake, _ = accuracy(d.real_logits, d.fake_logits, loss.threshold, lo.swap_labels)
 
                 # G step
-                g_loss, fool, gn_g = None, None, None
-                if do_g:
+                if do_g and not together:
                     with amp():
                         g_loss, fool = g_objective(D_frozen, loss, view(fake, step), y, lo.swap_labels)
-                    gn_g = backward_and_step(g_loss, opt_g, state.scalers[0],
-                                             (lambda: log.grad_norm(G)) if log.due(step) else None)
+                    gn_g = backward_and_step(g_loss, opt_g, state.scalers[0], norm_g)
+                if do_g:
                     for s in state.schedulers:
                         s.step()
 

@@ -57,6 +57,10 @@ def check(cfg: Config) -> Config:
     if t.epochs < 1 or t.batch_size < 1 or t.n_critic < 1:
         bad("train.epochs, train.batch_size and train.n_critic must be >= 1")
     budget_seconds(t.budget)  # raises on a malformed duration
+    if t.update not in ("alternating", "simultaneous"):
+        bad(f"train.update={t.update!r}: use alternating or simultaneous")
+    if t.update == "simultaneous" and t.n_critic != 1:
+        bad("train.update=simultaneous takes both gradients from one step: it needs train.n_critic=1")
     if t.log_every < 1 or t.sample_every < 1 or t.checkpoint_every < 1:
         bad("train.log_every, train.sample_every and train.checkpoint_every must be >= 1")
     if not 0.0 < t.ema_decay < 1.0:
