@@ -14,7 +14,8 @@ def test_defaults_validate_and_round_trip_through_json():
     again = from_dict(json.loads(cfg.to_json()))
     assert again == cfg
     assert cfg.model.name == "dcgan" and cfg.loss.name == "ns"
-    assert cfg.optim.g_lr == 2e-4 and cfg.optim.beta1 == 0.5
+    assert cfg.optim.g_lr == 1e-3 and cfg.optim.d_lr == 5e-4 and cfg.optim.beta1 == 0.5  # fashion-speed studies
+    assert cfg.train.batch_size == 32
 
 
 def test_set_coerces_types_by_field():
