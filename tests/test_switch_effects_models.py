@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from gankit.models.layers import Dropout
 from gankit.models.layers import MinibatchDiscrimination, MinibatchStd
 
 from tests.switch_cases import SHAPE, PRESETS, cfg_for, nets
@@ -39,14 +40,14 @@ def _train_mode_stochastic(D) -> bool:
 @pytest.mark.parametrize("preset", PRESETS)
 def test_dropout_in_d(preset):
     _, D = nets("dropout", preset)
-    drops = modules(D, nn.Dropout)
+    drops = modules(D, Dropout)
     assert drops and all(m.p == 0.3 for m in drops)
     assert _train_mode_stochastic(D)
     _, D0 = nets(None, preset)
     if preset == "dcgan":
-        assert not modules(D0, nn.Dropout) and not _train_mode_stochastic(D0)
+        assert not modules(D0, Dropout) and not _train_mode_stochastic(D0)
     else:  # the TF2 tutorial's D already has Dropout(0.3): the switch restates the preset
-        assert [m.p for m in modules(D0, nn.Dropout)] == [m.p for m in drops]
+        assert [m.p for m in modules(D0, Dropout)] == [m.p for m in drops]
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from gankit.models.layers import Dropout
 from gankit.checkpoint import load_state
 from gankit.config import DataConfig
 from gankit.configure import build_config
@@ -56,8 +57,8 @@ def test_switch_trains(preset, switch, small_fashion, tmp_path):
     if switch == "sn":
         assert any(hasattr(m, "parametrizations") for m in loaded.D.modules())
     if switch == "dropout":
-        assert [m.p for m in loaded.D.modules() if isinstance(m, nn.Dropout)] and \
-            all(m.p == 0.3 for m in loaded.D.modules() if isinstance(m, nn.Dropout))
+        assert [m.p for m in loaded.D.modules() if isinstance(m, Dropout)] and \
+            all(m.p == 0.3 for m in loaded.D.modules() if isinstance(m, Dropout))
     if switch == "bn-d":
         assert any(isinstance(m, nn.BatchNorm2d) for m in loaded.D.modules())
     if switch == "no-bn-g":

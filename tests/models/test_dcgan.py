@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from gankit.models.layers import Dropout
 from gankit.config import ModelConfig
 from gankit.errors import GankitError
 from gankit.models import MODELS
@@ -49,7 +50,7 @@ def test_switches_change_the_network():
     cfg = ModelConfig(g_width=8, d_width=8, d_dropout=0.3, d_norm="batch", mbstd=True, minibatch_disc=4,
                       d_spectral_norm=True, g_norm="none", g_act="leaky_relu")
     G, D = build_dcgan(cfg, (1, 28, 28), 1)
-    assert any(isinstance(m, nn.Dropout) and m.p == 0.3 for m in D.modules())
+    assert any(isinstance(m, Dropout) and m.p == 0.3 for m in D.modules())
     assert any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
     assert not any(isinstance(m, nn.BatchNorm2d) for m in G.modules())
     assert D.out.in_features == (16 + 1) * 7 * 7 + 4  # mbstd channel, then B minibatch features

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from gankit.models.layers import Dropout
 from gankit.configure import load_preset
 from gankit.errors import GankitError
 from gankit.models import MODELS, build_models
@@ -45,7 +46,7 @@ def describe(m: nn.Module) -> tuple:
         return (k, m.num_features)
     if isinstance(m, nn.LeakyReLU):
         return (k, m.negative_slope)
-    if isinstance(m, nn.Dropout):
+    if isinstance(m, Dropout):
         return (k, m.p)
     if isinstance(m, nn.Unflatten):
         return (k, tuple(m.unflattened_size))
@@ -221,9 +222,9 @@ def test_spectral_norm_switches(preset):
                                                ("mnist-study", 3)])
 def test_dropout_override(preset, n_dropout):
     _, D = build(preset, d_dropout=0.1)
-    assert [m.p for m in D.body if isinstance(m, nn.Dropout)] == [0.1] * n_dropout
+    assert [m.p for m in D.body if isinstance(m, Dropout)] == [0.1] * n_dropout
     _, D = build(preset, d_dropout=0.0)
-    assert not any(isinstance(m, nn.Dropout) for m in D.modules())
+    assert not any(isinstance(m, Dropout) for m in D.modules())
 
 
 @pytest.mark.parametrize("preset", list(SHAPES))

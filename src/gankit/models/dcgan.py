@@ -14,7 +14,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..errors import GankitError
-from .layers import MinibatchDiscrimination, MinibatchStd, activation, maybe_sn, norm2d
+from .layers import Dropout, MinibatchDiscrimination, MinibatchStd, activation, maybe_sn, norm2d
 
 # layer types spectral norm applies to in each net (set by model.g/d_spectral_norm); it is applied
 # in build_dcgan after the N(0, 0.02) initialisation, so the power-iteration vectors computed at
@@ -85,7 +85,7 @@ class Discriminator(nn.Module):
                 layers.append(norm2d(cfg.d_norm, ch))
             layers.append(activation(cfg.d_act, cfg.leaky_slope))
             if cfg.d_dropout > 0:
-                layers.append(nn.Dropout(cfg.d_dropout))
+                layers.append(Dropout(cfg.d_dropout))
             ch_in, ch = ch, ch * 2
         if cfg.mbstd:
             layers.append(MinibatchStd())

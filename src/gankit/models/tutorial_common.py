@@ -20,7 +20,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..errors import GankitError
-from .layers import MinibatchDiscrimination, MinibatchStd, activation, maybe_sn, norm2d
+from .layers import Dropout, MinibatchDiscrimination, MinibatchStd, activation, maybe_sn, norm2d
 
 # Size of the learned label embedding, the value of the common Keras conditional-GAN recipe.
 EMBED_DIM = 50
@@ -90,7 +90,7 @@ def norm2d_opt(kind: str, ch: int) -> list[nn.Module]:
 
 
 def dropout(p: float) -> list[nn.Module]:
-    return [nn.Dropout(p)] if p > 0 else []
+    return [Dropout(p)] if p > 0 else []
 
 
 def g_in_dim(cfg: ModelConfig) -> int:
