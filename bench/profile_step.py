@@ -14,7 +14,6 @@ import argparse
 import tempfile
 import time
 
-import torch
 from torch.profiler import ProfilerActivity, profile
 
 from gankit.configure import build_config

@@ -24,7 +24,7 @@ from gankit.models import build_models
 from gankit.rundir import read_jsonl
 
 BIN = Path(sys.executable).parent
-COMMON = ["--set", "data.limit=512", "--set", "model.g_norm=none", "--set", "model.g_width=16",
+COMMON = ["--set", "data.limit=512", "--set", "model.g_norm=none", "--set", "optim.g_lr=2e-4", "--set", "optim.d_lr=2e-4", "--set", "model.g_width=16",
           "--set", "model.d_width=16", "--set", "train.progress=false", "--set", "train.tensorboard=false",
           "--set", "train.log_every=2"]
 

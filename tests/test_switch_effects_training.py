@@ -139,7 +139,8 @@ def test_rmsprop_optimizer():
 
 def test_ttur_and_decay_lrs():
     st, base = state_for("ttur+decay", total_steps=4), state_for(None, total_steps=4)
-    assert base.schedulers == [] and base.opt_g.param_groups[0]["lr"] == base.opt_d.param_groups[0]["lr"]
+    assert base.schedulers == [] and base.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3)  # the default's
+    assert base.opt_d.param_groups[0]["lr"] == pytest.approx(5e-4)
     assert st.opt_g.param_groups[0]["lr"] == pytest.approx(1e-4)
     assert st.opt_d.param_groups[0]["lr"] == pytest.approx(4e-4)
     assert len(st.schedulers) == 2
