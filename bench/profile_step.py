@@ -11,27 +11,24 @@ seconds per step, so a change that closes a gap is measured in the same process.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
-import time
+from pathlib import Path
 
 from torch.profiler import ProfilerActivity, profile
 
 from gankit.configure import build_config
 from gankit.data import load_dataset
-from gankit.rundir import create_run_dir
-from gankit.train import train
+
+sys.path.insert(0, str(Path(__file__).parent))
+from epoch_time import seconds_per_step  # noqa: E402
 
 QUIET = ["train.progress=false", "train.tensorboard=false", "train.sample_every=1000",
          "train.checkpoint_every=1000", "train.log_every=1000"]
 
 
 def run_steps(preset: str, sets: list[str], data, steps: int, out: str) -> float:
-    cfg = build_config(preset=preset, sets=QUIET + sets + [f"train.max_steps={steps}"])
-    run = create_run_dir(out, preset)
-    run.write_config(cfg)
-    t0 = time.perf_counter()
-    train(cfg, run, data=data)
-    return (time.perf_counter() - t0) / steps
+    return seconds_per_step(build_config(preset=preset, sets=QUIET + sets), data, steps, out)
 
 
 def main() -> None:
