@@ -36,6 +36,7 @@ test: setup data
 
 test-slow: setup data
 	$(PY) -m pytest -q -m slow
+	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -q tests -k fuzz
 
 bench: setup data
 	$(PY) bench/throughput.py
@@ -50,4 +51,4 @@ bench-tf: setup data .venv-tf/.installed
 	$(PY) bench/tf_compare.py
 
 clean:
-	rm -rf $(VENV) .venv-tf runs studies .pytest_cache test-artifacts
+	rm -rf $(VENV) .venv-tf runs studies .pytest_cache .hypothesis test-artifacts

@@ -6,6 +6,18 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis (the fuzz tests, `pytest -k fuzz`): a few examples per property in the default
+# suite, many under `make test-slow` (HYPOTHESIS_PROFILE=thorough).  No example database is
+# kept (nothing written into the repository); the per-test fixtures here only set
+# environment variables, so sharing them across a property's examples is safe.
+_FUZZ = dict(deadline=None, database=None, print_blob=True,
+             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                    HealthCheck.data_too_large, HealthCheck.filter_too_much])
+settings.register_profile("default", max_examples=25, **_FUZZ)
+settings.register_profile("thorough", max_examples=1000, **_FUZZ)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 REPO = Path(__file__).resolve().parents[1]
 # the project's datasets for tests live beside the repository (../shared/datasets)

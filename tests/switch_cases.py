@@ -16,6 +16,7 @@ SWITCHES = {
     "bce": ["loss.name=bce"],
     "hinge": ["loss.name=hinge"],
     "wgan-gp": ["loss.name=wgan-gp", "loss.gp_weight=10", "train.n_critic=2"],
+    "wgan": ["loss.name=wgan", "optim.name=rmsprop", "train.n_critic=2"],
     "lsgan": ["loss.name=lsgan"],
     "r1": ["loss.r1_gamma=1.0"],
     "sgd": ["optim.name=sgd", "optim.momentum=0.9"],

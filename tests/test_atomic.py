@@ -17,6 +17,7 @@ import gankit.checkpoint as checkpoint
 import gankit.metrics.reference as reference
 from gankit.atomic import atomic_path, atomic_write
 from gankit.checkpoint import load_state, save_state
+from gankit.errors import GankitError
 from gankit.imageio import save_image
 from gankit.report.plots import write_plots
 from gankit.rundir import RunDir
@@ -129,9 +130,9 @@ def test_checkpoint_enospc_on_fsync_keeps_previous_loadable(tmp_path, monkeypatc
     p = tmp_path / "last.safetensors"
     save_state(_state(1.0), p)
     monkeypatch.setattr(os, "fsync", enospc)
-    with pytest.raises(OSError) as e:
-        save_state(_state(2.0), p)
-    assert e.value.errno == errno.ENOSPC
+    with pytest.raises(GankitError, match=r"could not save the checkpoint .*last.safetensors \(.+\); the previous "
+                                          r"last.safetensors is intact; free disk space"):
+        save_state(_state(2.0), p)  # one line for the user, not an OSError traceback
     back = load_state(p)
     assert back["step"] == 1 and torch.equal(back["w"], torch.full((3, 4), 1.0))
     assert listing(tmp_path) == ["last.safetensors"]
@@ -141,7 +142,7 @@ def test_checkpoint_enospc_mid_write_keeps_previous_loadable(tmp_path, monkeypat
     p = tmp_path / "last.safetensors"
     save_state(_state(1.0), p)
     monkeypatch.setattr(checkpoint, "save_file", lambda tensors, path, metadata=None: half_then_enospc(path))
-    with pytest.raises(OSError):
+    with pytest.raises(GankitError, match="the previous last.safetensors is intact"):
         save_state(_state(2.0), p)
     assert load_state(p)["step"] == 1
     assert listing(tmp_path) == ["last.safetensors"]

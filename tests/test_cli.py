@@ -61,3 +61,71 @@ def test_missing_data_fails_before_creating_a_run_directory(tmp_path, capsys):
     assert main(argv) == 2
     assert "nope" in capsys.readouterr().err
     assert not runs.exists() or not any(runs.iterdir())
+
+
+def _folder_with_a_loose_file(root):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(root / cls / f"{i}.png")
+    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(root / "stray.png")
+    return root
+
+
+def test_a_warning_is_one_gankit_line_not_pythons_format(tmp_path, capsys):
+    import warnings
+
+    src = _folder_with_a_loose_file(tmp_path / "imgs")
+    shown = warnings.showwarning
+    assert main(["data", "show", str(src), "--out", str(tmp_path / "x.png")]) == 0
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"gankit: warning: {src}: ignored 1 files outside the class folders"]
+    assert "UserWarning" not in err and "warnings.warn" not in err
+    assert warnings.showwarning is shown  # main restores Python's handler
+
+
+def test_the_installed_gankit_command_prints_warnings_as_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = _folder_with_a_loose_file(tmp_path / "imgs")
+    gankit = Path(sys.executable).with_name("gankit")
+    cmd = [str(gankit)] if gankit.is_file() else [sys.executable, "-m", "gankit"]
+    p = subprocess.run(cmd + ["data", "show", str(src), "--out", str(tmp_path / "x.png")], capture_output=True,
+                       text=True, env={**os.environ, "PYTHONWARNINGS": ""}, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.splitlines() == [f"gankit: warning: {src}: ignored 1 files outside the class folders"]
+
+
+def test_a_library_warning_is_one_line_and_never_an_error(monkeypatch, capsys):
+    import warnings
+
+    from gankit import cli
+
+    def noisy(a):
+        warnings.warn("something a library\n  says on two lines", RuntimeWarning)
+        return 0
+
+    monkeypatch.setitem(cli.COMMANDS, "presets", noisy)
+    assert main(["presets"]) == 0
+    assert capsys.readouterr().err.splitlines() == ["gankit: warning: something a library says on two lines"]
+
+
+def test_debug_adds_the_traceback_to_an_error_and_keeps_exit_code_2(capsys):
+    argv = ["data", "show", "/no/such/folder"]
+    assert main(argv) == 2
+    plain = capsys.readouterr().err
+    assert "Traceback" not in plain and plain.splitlines() == [plain.strip()]
+    assert plain.startswith("gankit: error: data show /no/such/folder: not a dataset")
+
+    assert main(["--debug", *argv]) == 2
+    debug = capsys.readouterr().err.splitlines()
+    assert debug[0] == "Traceback (most recent call last):"
+    assert any("cmd_data" in line for line in debug) and any("GankitError" in line for line in debug)
+    assert debug[-1] == plain.strip()  # the one-line message still comes last

@@ -23,11 +23,12 @@ def close(t: torch.Tensor, expected: float) -> None:
 
 
 def test_registry_flags():
-    assert set(LOSSES) == {"bce", "ns", "hinge", "wgan-gp", "lsgan"}
+    assert set(LOSSES) == {"bce", "ns", "hinge", "wgan", "wgan-gp", "lsgan"}
     assert {k for k, v in LOSSES.items() if v.uses_targets} == {"bce", "ns", "lsgan"}
     assert LOSSES["lsgan"].threshold == 0.5
     assert all(LOSSES[k].threshold == 0.0 for k in ("bce", "ns", "hinge", "wgan-gp"))
     assert all(v.description for v in LOSSES.values())
+    assert LOSSES["wgan"].clip == 0.01 and all(v.clip is None for k, v in LOSSES.items() if k != "wgan")
 
 
 @pytest.mark.parametrize("name", ["bce", "ns"])

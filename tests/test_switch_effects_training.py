@@ -76,6 +76,25 @@ def test_wgan_gp_loss_values_and_penalty():
     assert objective_values(cfg_for(None), c=2.0)[2] != pytest.approx(total)
 
 
+def test_wgan_clips_every_critic_parameter_after_each_d_step(tmp_path):
+    cfg = cfg_for("wgan", extra=("train.max_steps=3", "train.ema=false"))
+    r, f, total, g = objective_values(cfg, c=2.0)  # the critic loss, no penalty
+    assert total == pytest.approx(-REAL_L.mean().item() + FAKE_L.mean().item()) and g == -FAKE_L.mean().item()
+    runs = {}
+    for name, extra in (("wgan", ()), ("wider", ("loss.clip_value=0.05",)), ("wgan-gp", None)):
+        c = cfg_for(name if extra is None else "wgan", extra=("train.max_steps=3", "train.ema=false", *(extra or ())))
+        run = create_run_dir(tmp_path, name)
+        run.write_config(c)
+        train(c, run, data=fake_data())
+        from gankit.checkpoint import load_state
+
+        runs[name] = max(v.abs().max().item() for v in load_state(run.last_checkpoint)["D"].values()
+                         if v.is_floating_point() and v.dim() > 0)
+    eps = 1e-6  # the bounds in float32
+    assert runs["wgan"] <= 0.01 + eps and 0.01 + eps < runs["wider"] <= 0.05 + eps
+    assert runs["wgan-gp"] > 0.05  # nothing clips the gradient-penalty critic
+
+
 def test_lsgan_loss_values():
     r, f, total, g = objective_values(cfg_for("lsgan"))
     assert r == pytest.approx(0.5 * ((REAL_L - 1) ** 2).mean().item()) and r == pytest.approx(1.25)

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write"]
+__all__ = ["atomic_path", "atomic_write", "stale_temps"]
 
 
 def _create_temp(path: Path) -> Path:
@@ -41,6 +42,14 @@ def _create_temp(path: Path) -> Path:
             return tmp
         except FileExistsError:  # pragma: no cover - 32 random bits collided
             continue
+
+
+_TEMP = re.compile(r"^\..+\.\d+-[0-9a-f]{8}\.tmp")
+
+
+def stale_temps(directory: Path) -> list[Path]:
+    """Temporary files `atomic_path` left in `directory` when its process was killed mid-write."""
+    return [p for p in Path(directory).iterdir() if p.is_file() and _TEMP.match(p.name)] if Path(directory).is_dir() else []
 
 
 def _fsync_file(path: Path) -> None:

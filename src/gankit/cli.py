@@ -1,7 +1,9 @@
 """The `gankit` command: parses arguments, calls one function per subcommand.
 
 Every user-facing failure is a `GankitError`, printed as one line (`gankit: error: ...`)
-with exit code 2, the same code argparse uses for bad arguments.
+with exit code 2, the same code argparse uses for bad arguments (`gankit --debug ...` adds
+its traceback).  Every warning, gankit's own or a library's, is shown as one line
+(`gankit: warning: ...`) on stderr, never in Python's format with a source line.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
+import warnings
 from pathlib import Path
 
 from .errors import GankitError
@@ -31,6 +35,8 @@ def _builtin_studies() -> list[str]:
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="gankit", description="Train, explore and measure GANs on image datasets.")
+    ap.add_argument("--debug", action="store_true",
+                    help="print the traceback of an error (and where each warning came from) as well")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a GAN into a new run directory (or --resume one)")
@@ -42,18 +48,30 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs", help="parent folder of run directories (default: runs)")
     p.add_argument("--name", help="run directory name after its number (default: the preset)")
     p.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
+    p.add_argument("--init-from", metavar="RUN", help="fine-tune: start G and D from RUN's last checkpoint (or a "
+                   "checkpoint file) with fresh optimisers; shorthand for --set train.init_from=RUN")
     p.add_argument("--dry-run", action="store_true", help="validate and print the config, load nothing, train nothing")
 
     p = sub.add_parser("generate", help="sample images from a trained run or an exported generator")
     p.add_argument("run", metavar="RUN", help="a run directory or a folder written by `gankit export`")
-    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--n", type=int, help="images to write (default 64; --dataset: the dataset's size)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--class", dest="cls", help="class name or index (conditional runs)")
     p.add_argument("--checkpoint", help="a checkpoint file other than the run's last one")
+    p.add_argument("--per-class", type=int, metavar="K", help="--dataset: K images of each trained class")
+    p.add_argument("--format", dest="fmt", choices=("png", "idx"),
+                   help="--dataset: class folders of PNGs (default) or IDX files")
+    p.add_argument("--interpolate", type=int, metavar="K", help="--gif: frames between each pair of keyframes (default 8)")
+    p.add_argument("--truncation", type=float, metavar="PSI", help="style-based models (stylegan-lite): pull w "
+                   "toward its training average, w_avg + PSI * (w - w_avg); 1 = none, 0.7 trades variety for typical images")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--grid", metavar="PNG", help="write one grid image")
     g.add_argument("--out", metavar="DIR", help="write one PNG per image")
     g.add_argument("--npz", metavar="FILE", help="write a uint8 array 'images' [N,H,W,C] (+ 'labels')")
+    g.add_argument("--dataset", metavar="OUT", help="write a labelled synthetic dataset (+ manifest.json) "
+                   "into OUT, a new or empty folder")
+    g.add_argument("--gif", metavar="FILE", help="write a latent walk (slerp between fixed seeds) as an animated "
+                   "GIF, a PNG strip beside it, and RUN/samples/walk.png for the report")
 
     p = sub.add_parser("evaluate", help="FID, KID, precision/recall... of a trained run")
     p.add_argument("run", metavar="RUN")
@@ -61,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir")
+    p.add_argument("--cas", action="store_true", help="instead of FID etc.: Classification Accuracy Score of a "
+                   "conditional run (classifiers on n synthetic, n real, n real + n synthetic images)")
+    p.add_argument("--cas-epochs", type=int, default=0, metavar="E", help="--cas: classifier epochs (default 2)")
+    p.add_argument("--privacy", action="store_true", help="instead of FID etc.: nearest-training-image distances "
+                   "of n samples vs the test split's, the memorisation rate and the closest pairs")
 
     p = sub.add_parser("export", help="write the generator alone (safetensors + config.json) for inference")
     p.add_argument("run", metavar="RUN")
@@ -116,22 +139,24 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .data import load_dataset
     from .distributed import broadcast, setup, teardown
     from .models import check_buildable
-    from .rundir import RunDir, create_run_dir, open_run_dir
+    from .rundir import RunDir, check_resumable, create_run_dir, open_run_dir
     from .train import train
+    from .transfer import check_transfer
 
     dist = setup()  # one process, or this rank's place under torchrun
     if a.resume:
         run = open_run_dir(a.resume)
-        if a.preset or a.config or a.sets:
+        if a.preset or a.config or a.sets or a.init_from:
             raise GankitError("--resume continues a run with its own config; only --epochs and --budget may change it")
         cfg = from_dict(json.loads(run.config_file.read_text()))
-        if a.epochs:
+        if a.epochs is not None:  # --epochs 0 is refused by validate, not ignored
             set_value(cfg, "train.epochs", a.epochs)
         if a.budget:
             set_value(cfg, "train.budget", a.budget)
         validate(cfg)
         if not run.last_checkpoint.is_file():
             raise GankitError(f"{a.resume}: no checkpoint to resume from; start a new run")
+        check_resumable(run, cfg)  # a newer format or weights of another shape: one line, nothing written
         if dist.main:
             run.write_config(cfg)
     else:
@@ -142,6 +167,8 @@ def cmd_train(a: argparse.Namespace) -> int:
             sets.append(f"train.seed={a.seed}")
         if a.budget is not None:
             sets.append(f"train.budget={a.budget}")
+        if a.init_from is not None:  # absolute: config.json then names the source from any folder
+            sets.append(f"train.init_from={Path(a.init_from).expanduser().resolve()}")
         cfg = build_config(a.preset, a.config, sets)
         if a.dry_run:
             if dist.main:
@@ -150,6 +177,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     # data and model problems surface before a run directory exists: a failed start leaves nothing
     data = load_dataset(cfg.data, a.data_dir)
     check_buildable(cfg.model, tuple(data.images.shape[1:]), max(len(data.class_names), 1))
+    if not a.resume:  # --init-from / model.d_init=evaluator: the source fits (a resume has its weights already)
+        check_transfer(cfg, data)
     if not a.resume:
         run = None
         if dist.main:  # rank 0 makes the run directory and tells the others where it is
@@ -173,7 +202,8 @@ def cmd_generate(a: argparse.Namespace) -> int:
     from .generate import generate
 
     out = generate(a.run, n=a.n, seed=a.seed, cls=a.cls, checkpoint=a.checkpoint,
-                   grid=a.grid, out_dir=a.out, npz=a.npz)
+                   grid=a.grid, out_dir=a.out, npz=a.npz, dataset=a.dataset, per_class=a.per_class,
+                   fmt=a.fmt, interpolate=a.interpolate, gif=a.gif, truncation=a.truncation)
     print(out)
     return 0
 
@@ -181,6 +211,13 @@ def cmd_generate(a: argparse.Namespace) -> int:
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from .run_eval import evaluate_run
 
+    if a.cas or a.privacy:
+        from .run_checks import run_checks
+
+        print(run_checks(a.run, a.cas, a.privacy, a.n, a.cas_epochs, a.checkpoint, a.seed, a.data_dir))
+        return 0
+    if a.cas_epochs:
+        raise GankitError("--cas-epochs belongs to --cas")
     print(evaluate_run(a.run, n=a.n, checkpoint=a.checkpoint, seed=a.seed, data_dir=a.data_dir))
     return 0
 
@@ -289,14 +326,32 @@ COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evalua
             "evaluator": cmd_evaluator}
 
 
+def warning_line(message, category=None, filename=None, lineno=None, file=None, line=None, *,
+                 debug: bool = False) -> None:
+    """`warnings.showwarning` while the CLI runs: one line `gankit: warning: MESSAGE` on stderr,
+    written with tqdm so it lands above any progress bar.  Filters are left alone: a library's
+    warning is shown (once, by Python's default filter), never turned into an error."""
+    from tqdm import tqdm
+
+    text = " ".join(str(message).split())  # one line, whatever the message held
+    where = f" ({filename}:{lineno})" if debug and filename else ""
+    tqdm.write(f"gankit: warning: {text}{where}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    shown = warnings.showwarning
+    warnings.showwarning = lambda *w, **kw: warning_line(*w, **kw, debug=args.debug)
     try:
         return COMMANDS[args.command](args)
     except GankitError as e:
+        if args.debug:
+            traceback.print_exc(file=sys.stderr)
         msg = " ".join(str(e).split())  # one line, whatever the message held
         print(f"gankit: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = shown

@@ -17,7 +17,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import GankitError
+from .errors import GankitError, did_you_mean
 
 
 @dataclass
@@ -31,6 +31,9 @@ class DataConfig:
     channels: int = 0  # 1 or 3 to convert; 0 = native
     range: str = "-1,1"  # pixel range the networks see: "-1,1" (tanh G) or "0,1" (sigmoid G)
     strict: bool = False  # folder: error on unreadable files instead of skipping them
+    augment: list[str] = field(default_factory=list)  # classic augmentation of the real batch each step (not of the fakes): hflip, rotate, translate; it leaks into what G learns (a warning says where)
+    augment_degrees: float = 10.0  # rotate: each real image turned by U(-d, d) degrees
+    augment_shift: int = 2  # translate: each real image shifted by up to this many pixels in x and y
 
 
 @dataclass
@@ -52,12 +55,19 @@ class ModelConfig:
     leaky_slope: float = 0.2  # negative slope of leaky_relu
     out_act: str = "tanh"  # tanh | sigmoid (must match data.range)
     conditional: bool = False  # class-conditional G and D (labels from the dataset)
+    w_dim: int = 128  # stylegan-lite: size of the intermediate latent w (the styles)
+    mapping_layers: int = 4  # stylegan-lite: FC layers of the mapping network z -> w
+    style_mixing: float = 0.9  # stylegan-lite: probability that a training sample mixes two w's at a random layer
+    grow_steps: int = 1500  # progan: steps (batches) per resolution stage, the first half fading the new block in; 0 = full resolution from step 0
+    d_init: str = "none"  # none | evaluator: D is the shipped evaluator classifier's conv body (widths model.d_width*2^i, loaded from its weights) + a fresh linear head
+    freeze_d_layers: int = 0  # FreezeD: the first K conv blocks of D keep their initial (pretrained) weights; with train.init_from or model.d_init=evaluator
 
 
 @dataclass
 class LossConfig:
     name: str = "ns"  # key of gankit.losses.LOSSES
     gp_weight: float = 10.0  # wgan-gp gradient penalty weight
+    clip_value: float = 0.0  # clamp D's weights to [-c, c] after each D step (WGAN); 0 = the loss's own (wgan: 0.01, others: none)
     r1_gamma: float = 0.0  # R1 penalty on real data; 0 = off
     real_label: float = 1.0  # one-sided label smoothing: target for real images
     label_noise: float = 0.0  # uniform jitter of the targets by up to this amount
@@ -96,13 +106,23 @@ class TrainConfig:
     log_every: int = 50  # steps between stats.jsonl rows
     sample_every: int = 1  # epochs between fixed-noise grids
     checkpoint_every: int = 1  # epochs between checkpoints
+    checkpoint_every_steps: int = 0  # also save the last checkpoint every N steps, so a kill costs at most N steps; 0 = off
+    checkpoint_every_minutes: float = 0.0  # ... and every M minutes of training; 0 = off
     eval_every: int = 0  # epochs between quick evaluations; 0 = off
-    eval_n: int = 2000  # samples per quick evaluation
+    eval_n: int = 2048  # samples per quick evaluation (below 2048 FID/KID are biased: a warning says so)
+    keep_best: bool = True  # keep checkpoints/best.safetensors: the lowest FID of the periodic evaluations
+    early_stop_patience: int = 0  # stop after this many periodic evaluations without a better FID; 0 = never
+    on_divergence: str = "stop"  # NaN/Inf loss, gradient or weight: stop | rollback (last checkpoint, lower lrs, go on)
+    on_collapse: str = "warn"  # collapse monitor firing for collapse_patience rows: warn | rollback (best checkpoint + a fix)
+    collapse_patience: int = 5  # consecutive log rows a collapse condition must last before on_collapse=rollback acts
+    rollback_lr_factor: float = 0.5  # each divergence rollback multiplies both learning rates by this
+    max_rollbacks: int = 3  # rollbacks (divergence and collapse together) before the run stops instead
     max_steps: int = 0  # stop after this many steps (batches, i.e. D steps); 0 = run all epochs
     budget: str = ""  # wall-clock training budget (e.g. 90s, 10m, 1.5h): stop when spent; "" = none
     grid_size: int = 64  # images in a sample grid
     progress: bool = True  # progress bar on stderr
     tensorboard: bool = True  # write TensorBoard event files to RUN/tb
+    init_from: str = ""  # start G, D (and the EMA G) from this run directory's last checkpoint (or a checkpoint file); fresh optimisers, step 0; "" = random init
 
 
 @dataclass
@@ -209,7 +229,8 @@ def apply_dict(cfg: Config, d: dict[str, Any], where: str = "config") -> Config:
     for k, v in d.items():
         if isinstance(v, dict):
             if k not in _hints(Config) or not dataclasses.is_dataclass(_hints(Config)[k]):
-                raise GankitError(f"{where}: unknown section [{k}]{_suggest(k)}")
+                sections = [n for n, tp in _hints(Config).items() if dataclasses.is_dataclass(tp)]
+                raise GankitError(f"{where}: unknown section [{k}]{did_you_mean(k, sections) or _suggest(k)}")
             for sk, sv in v.items():
                 try:
                     set_value(cfg, f"{k}.{sk}", sv)
@@ -237,7 +258,7 @@ def budget_seconds(text: str) -> float:
         value = float(text[:-1] if scale else text) * (scale or 1)
     except ValueError:
         value = -1.0
-    if not value > 0:
+    if not 0 < value < float("inf"):  # "inf" and "1e999" parse as floats too
         raise GankitError(f"train.budget={text!r}: expected a duration such as 90s, 10m or 1.5h")
     return value
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, apply_dict, parse_set, set_value
-from .errors import GankitError
+from .errors import GankitError, did_you_mean
 from .validation import check as validate
 
 __all__ = ["build_config", "load_preset", "preset_dict", "preset_names", "read_toml", "validate"]
@@ -34,11 +34,26 @@ def read_toml(text: str, where: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise GankitError(f"{where}: not valid TOML ({e})") from None
+    except RecursionError:
+        raise GankitError(f"{where}: not a usable TOML file (arrays or tables nested too deeply)") from None
+
+
+def read_json(text: str, where: str) -> dict[str, Any]:
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise GankitError(f"{where}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise GankitError(f"{where}: not a usable JSON file (arrays or objects nested too deeply)") from None
+    if not isinstance(d, dict):
+        raise GankitError(f"{where}: expected a JSON object of sections and keys, found a {type(d).__name__}")
+    return d
 
 
 def preset_dict(name: str) -> dict[str, Any]:
     if name not in preset_names():
-        raise GankitError(f"unknown preset {name!r}; choose one of: {', '.join(preset_names())}")
+        raise GankitError(f"unknown preset {name!r}{did_you_mean(name, preset_names())}; "
+                          f"choose one of: {', '.join(preset_names())}")
     text = (resources.files("gankit") / "presets" / f"{name}.toml").read_text()
     return read_toml(text, f"preset {name}")
 
@@ -60,8 +75,14 @@ def build_config(
         p = Path(config_file)
         if not p.is_file():
             raise GankitError(f"--config {config_file}: no such file")
-        text = p.read_text()
-        d = json.loads(text) if p.suffix == ".json" else read_toml(text, str(p))
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise GankitError(f"--config {config_file}: not UTF-8 text (byte {e.start}: {e.reason}); "
+                              "save it as UTF-8") from None
+        except OSError as e:
+            raise GankitError(f"--config {config_file}: cannot read ({e.strerror or e})") from None
+        d = read_json(text, str(p)) if p.suffix == ".json" else read_toml(text, str(p))
         if "preset" in d and not preset and d["preset"] != cfg.preset:
             cfg = load_preset(str(d["preset"]))
         apply_dict(cfg, d, str(p))

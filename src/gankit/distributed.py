@@ -141,7 +141,10 @@ def wrap(G: nn.Module, D: nn.Module, device: torch.device, dist: Dist) -> tuple[
     if device.type == "cuda":  # in place: the BN parameters stay the optimiser's tensors
         G = nn.SyncBatchNorm.convert_sync_batchnorm(G)
         D = nn.SyncBatchNorm.convert_sync_batchnorm(D)
-    return DDP(G, device_ids=ids), DDP(D, device_ids=ids)
+    # a growing model (progan) leaves the layers of every other stage without gradients; DDP
+    # must look for them each step, or the second step fails ("Expected to have finished
+    # reduction in the prior iteration")
+    return tuple(DDP(net, device_ids=ids, find_unused_parameters=hasattr(net, "set_progress")) for net in (G, D))
 
 
 def _comm_device() -> torch.device:

@@ -6,6 +6,7 @@ Every loss takes D's raw outputs ("logits": no sigmoid applied) and returns a sc
   bce      Goodfellow et al. 2014, the original saturating minimax game
   ns       Goodfellow et al. 2014, the non-saturating generator loss used in practice
   hinge    Lim & Ye 2017 / Miyato et al. 2018, hinge loss
+  wgan     Arjovsky et al. 2017, the Wasserstein critic loss with D's weights clipped
   wgan-gp  Gulrajani et al. 2017, the Wasserstein critic loss with its gradient penalty
   lsgan    Mao et al. 2017, least squares with targets a (fake), b (real), c = 1 (for G)
 
@@ -42,6 +43,9 @@ class Loss:
     # regulariser.  It takes gradients per sample, so D's outputs must not mix samples
     # (no batch norm, mbstd or minibatch discrimination: validation.py rejects them).
     penalty: Callable[..., Tensor] | None = None
+    # the original WGAN's Lipschitz constraint: every D parameter clamped to [-clip, clip]
+    # after each D step (loss.clip_value overrides it); None = no clipping
+    clip: float | None = None
 
     def d_parts(
         self, real_logits: Tensor, fake_logits: Tensor, real_target: Target = 1.0, fake_target: Target = 0.0
@@ -125,6 +129,12 @@ LOSSES: dict[str, Loss] = {
     "hinge": Loss(
         _hinge_real, _hinge_fake, _critic_g, False, 0.0,
         "hinge loss: D = relu(1 - D(x)) + relu(1 + D(G(z))), G = -D(G(z))",
+    ),
+    "wgan": Loss(
+        _critic_real, _critic_fake, _critic_g, False, 0.0,
+        "original Wasserstein GAN: critic D(G(z)) - D(x), D's weights clipped to [-0.01, 0.01] (loss.clip_value), "
+        "G = -D(G(z)); with RMSprop and n_critic=5 (preset wgan)",
+        clip=0.01,
     ),
     "wgan-gp": Loss(
         _critic_real, _critic_fake, _critic_g, False, 0.0,

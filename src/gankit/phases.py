@@ -81,6 +81,19 @@ def d_objective(D: nn.Module, loss: Loss, lo: LossConfig, real: Tensor, fake: Te
     return DResult(total, d_real, d_fake, real_logits, fake_logits)
 
 
+def clip_value(loss: Loss, lo: LossConfig) -> float:
+    """The weight-clipping bound for D (0 = none): loss.clip_value, else the loss's own."""
+    return lo.clip_value or (loss.clip or 0.0)
+
+
+@torch.no_grad()
+def clip_weights(D: nn.Module, c: float) -> None:
+    """The original WGAN's constraint: every parameter of the critic clamped to [-c, c]."""
+    for p in D.parameters():
+        if p.requires_grad:  # frozen blocks (model.freeze_d_layers) keep their weights exactly
+            p.clamp_(-c, c)
+
+
 @contextlib.contextmanager
 def frozen(module: nn.Module):
     """No gradients for module's parameters inside the block (their own flags restored after)."""

@@ -18,7 +18,8 @@ from .atomic import atomic_write
 from .config import Config
 from .data import ImageData, load_dataset
 from .imageio import to_uint8
-from .metrics import CollapseMonitor, evaluate_samples, evaluator_for, format_table, load_test_split
+from .metrics import (PROVENANCE_KEYS, CollapseMonitor, evaluate_samples, evaluator_for, format_table,
+                      load_test_split)
 from .rundir import RunDir, load_run
 from .sampling import sample
 
@@ -45,10 +46,17 @@ def evaluate_run(run_dir: str, n: int = 10000, checkpoint: str | None = None, se
     real = reference_data(cfg, data_dir)
     test = load_test_split(cfg.data, data_dir)
     fake = generated_u8(loaded.G, cfg, loaded.prior, n, seed)
-    metrics = evaluate_samples(fake, cfg.data.dataset, real, n=n, test=test, seed=seed)
+    metrics = evaluate_samples(fake, cfg.data.dataset, real, n=n, test=test, seed=seed,
+                               reference_split=cfg.data.split)
     metrics.update({"step": loaded.step, "checkpoint": str(checkpoint or loaded.run.last_checkpoint),
                     "sampler": "ema" if loaded.state.get("G_ema") else "G"})
     out = loaded.run.path / "metrics.json"
+    if out.is_file():  # `evaluate --cas/--privacy` results (run_checks.py) stay; each records its own step
+        try:
+            kept = json.loads(out.read_text())
+        except json.JSONDecodeError:
+            kept = {}
+        metrics.update({k: kept[k] for k in ("cas", "privacy") if isinstance(kept, dict) and k in kept})
     atomic_write(out, json.dumps(metrics, indent=2) + "\n")
     from .report.html import write_report
 
@@ -95,8 +103,9 @@ class TrainingMonitor:
         fake = generated_u8(G, self.cfg, self.prior, t.eval_n, seed=t.seed + 4, device=device)
         G.train(was_training)
         m = evaluate_samples(fake, self.cfg.data.dataset, self.real, n=t.eval_n, test=self.test,
-                             kid_subsets=20, seed=t.seed)
+                             kid_subsets=20, seed=t.seed, reference_split=self.cfg.data.split)
         row = {"step": step, "epoch": round(epoch, 4), "n": t.eval_n}
         row.update({k: v for k, v in m.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        row.update({k: m[k] for k in PROVENANCE_KEYS if k in m})  # what the row's numbers were measured with
         self.run.append(self.run.evals_file, row)
         return m.get("fid")

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .atomic import atomic_write
-from .checkpoint import load_state
+from .checkpoint import load_state, load_weights, mismatch_message, peek_state, weight_mismatches
 from .config import Config, from_dict
 from .errors import GankitError
 from .sampling import uniform_prior
@@ -145,9 +145,17 @@ def _exclusive(lock_path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+STUDY_FILE = "study.json"  # what marks a study directory (studies/sweep.py writes it)
+
+
 def open_run_dir(path: str | Path) -> RunDir:
     run = RunDir(Path(path))
     if not run.config_file.is_file():
+        if (run.path / STUDY_FILE).is_file():
+            trials = sorted(p for p in (run.path / "trials").glob("*") if (p / "config.json").is_file())
+            example = f" (e.g. {trials[0]})" if trials else ""
+            raise GankitError(f"{path}: is a study directory, not a run directory; give one of its trials "
+                              f"under {run.path / 'trials'}{example}, or `gankit report {path}` for the study")
         raise GankitError(f"{path}: not a gankit run directory (no config.json)")
     return run
 
@@ -174,6 +182,44 @@ def checkpoint_prior(state: dict[str, Any], num_classes: int) -> torch.Tensor:
     return prior.double() if prior is not None else uniform_prior(num_classes)
 
 
+def checked_fields(state: dict[str, Any], ckpt: Path) -> tuple[Config, tuple[int, int, int], list[str]]:
+    """(config, image shape, class names) of a loaded checkpoint, every field load_run reads checked
+    first: a damaged or forged checkpoint is one GankitError, not a KeyError or a model builder's crash."""
+    from .models import MODELS
+
+    def bad(what: str) -> GankitError:
+        return GankitError(f"{ckpt}: {what}; the checkpoint is damaged or not a gankit training checkpoint, "
+                           "use another one or retrain")
+
+    missing = [k for k in ("config", "img_shape", "class_names", "step", "G", "D") if k not in state]
+    if missing:
+        raise bad(f"it lacks {', '.join(missing)}")
+    if not isinstance(state["config"], dict):
+        raise bad("its config is not a table of settings")
+    try:
+        cfg = from_dict(state["config"])
+    except GankitError as e:
+        raise bad(f"its config is invalid ({e})") from None
+    if cfg.model.name not in MODELS:
+        raise bad(f"its model.name={cfg.model.name!r} is not a model this gankit has ({', '.join(MODELS)})")
+    shape = state["img_shape"]
+    if not (isinstance(shape, list) and len(shape) == 3 and all(type(v) is int and 1 <= v <= 1 << 16 for v in shape)):
+        raise bad(f"its img_shape {str(shape)[:60]} is not [channels, height, width]")
+    names = state["class_names"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise bad("its class_names is not a list of names")
+    if type(state["step"]) is not int:
+        raise bad(f"its step {str(state['step'])[:30]} is not an integer")
+    for key in ("G", "D", "G_ema"):
+        sd = state.get(key, {})
+        if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+            raise bad(f"its {key} is not a set of weights")
+    prior = state.get("label_prior")
+    if prior is not None and not (isinstance(prior, torch.Tensor) and tuple(prior.shape) == (max(len(names), 1),)):
+        raise bad("its label_prior is not one probability per class")
+    return cfg, (shape[0], shape[1], shape[2]), list(names)
+
+
 def load_run(path: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> LoadedRun:
     from .models import build_models
 
@@ -182,13 +228,42 @@ def load_run(path: str | Path, checkpoint: str | Path | None = None, device: str
     if not ckpt.is_file():
         raise GankitError(f"{path}: no checkpoint yet at {ckpt}; train longer or pass --checkpoint")
     state = load_state(ckpt)
-    cfg = from_dict(state["config"])
-    shape = tuple(state["img_shape"])
-    class_names = list(state["class_names"])
+    cfg, shape, class_names = checked_fields(state, ckpt)
     num_classes = max(len(class_names), 1)
-    G, D = build_models(cfg.model, shape, num_classes)
-    G.load_state_dict(state["G_ema"] if state.get("G_ema") else state["G"])
-    D.load_state_dict(state["D"])
+    try:
+        G, D = build_models(cfg.model, shape, num_classes)
+    except (RuntimeError, ValueError, TypeError, OverflowError, ZeroDivisionError, MemoryError) as e:
+        raise GankitError(f"{ckpt}: cannot build the model its config describes ({type(e).__name__}: "
+                          f"{e}); the checkpoint is damaged or forged, use another one or retrain") from None
+    load_weights(G, state["G_ema"] if state.get("G_ema") else state["G"], "G", ckpt)
+    load_weights(D, state["D"], "D", ckpt)
     G.to(device).eval()
     D.to(device).eval()
     return LoadedRun(run, cfg, G, D, int(state["step"]), state, class_names, checkpoint_prior(state, num_classes))
+
+
+def check_resumable(run: RunDir, cfg: Config) -> None:
+    """Before a resume writes anything: the run's last checkpoint is one this gankit reads, and
+    its G and D fit the models `cfg` builds (shapes from the file's header alone)."""
+    from .models import build_models
+
+    ckpt = run.last_checkpoint
+    state = peek_state(ckpt)
+    try:  # a damaged or forged header: one line, like load_run's checked_fields
+        shape, classes = tuple(int(v) for v in state["img_shape"]), max(len(state["class_names"]), 1)
+        if len(shape) != 3 or not isinstance(state["config"], dict):
+            raise ValueError("img_shape or config")
+    except (KeyError, TypeError, ValueError) as e:
+        raise GankitError(f"{ckpt}: its {e} is missing or malformed; the checkpoint is damaged or not a gankit "
+                          "training checkpoint, use another one or start a new run") from None
+    with torch.random.fork_rng(devices=[]):
+        G, D = build_models(cfg.model, shape, classes)
+    for what, net in (("G", G), ("D", D)):
+        problems = weight_mismatches(net, state.get(what) or {})
+        if problems:
+            was, now = state["config"].get("model", {}), cfg.to_dict()["model"]
+            changed = [f"model.{k}={now[k]!r} (the checkpoint has {was[k]!r})"
+                       for k in now if k in was and was[k] != now[k]]
+            fix = (f"{run.config_file} sets {', '.join(changed)}: put the checkpoint's values back, or start a "
+                   "new run") if changed else ""
+            raise GankitError(mismatch_message(ckpt, what, problems, fix))

@@ -20,7 +20,8 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from .checkpoint import load_state, save_state
+from . import __version__
+from .checkpoint import FORMAT, load_state, load_weights, save_state
 from .config import Config
 from .data import ImageData
 from .ema import EMA
@@ -54,6 +55,8 @@ class TrainingState:
     step: int = 0
     best_fid: float | None = None
     seconds: float = 0.0  # training wall-clock so far, over every session (train.budget counts it)
+    evals_since_best: int = 0  # periodic evaluations since the best FID (train.early_stop_patience)
+    rollbacks: int = 0  # divergence and collapse rollbacks so far (train.max_rollbacks)
 
     @classmethod
     def create(cls, cfg: Config, data: ImageData, device: torch.device | str, total_steps: int) -> "TrainingState":
@@ -76,6 +79,7 @@ class TrainingState:
 
     def state_dict(self) -> dict[str, Any]:
         return {
+            "format": FORMAT, "gankit_version": __version__,  # checkpoint.check_format refuses newer formats
             "config": self.cfg.to_dict(), "step": self.step, "img_shape": list(self.img_shape),
             "class_names": list(self.class_names), "label_prior": self.prior,
             "G": self.G.state_dict(), "D": self.D.state_dict(),
@@ -84,13 +88,14 @@ class TrainingState:
             "schedulers": [s.state_dict() for s in self.schedulers],
             "rng": {**get_rng_states(), "targets": self.targets_rng.get_state(), "noise": self.noise_rng.get_state()},
             "best_fid": self.best_fid, "seconds": self.seconds,
+            "evals_since_best": self.evals_since_best, "rollbacks": self.rollbacks,
             "scalers": [sc.state_dict() for sc in self.scalers],  # {} unless fp16
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> list[str]:
+    def load_state_dict(self, state: dict[str, Any], where: str = "checkpoint") -> list[str]:
         """Restore a checkpoint's state; returns RNG streams this machine could not restore."""
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
+        load_weights(self.G, state["G"], "G", where)  # a layer that does not fit: one line naming it
+        load_weights(self.D, state["D"], "D", where)
         self.opt_g.load_state_dict(state["opt_G"])
         self.opt_d.load_state_dict(state["opt_D"])
         for s, sd in zip(self.schedulers, state.get("schedulers", [])):
@@ -106,6 +111,8 @@ class TrainingState:
         best = state.get("best_fid")
         self.best_fid = float(best) if best is not None and math.isfinite(best) else None
         self.seconds = float(state.get("seconds", 0.0))
+        self.evals_since_best = int(state.get("evals_since_best", 0))
+        self.rollbacks = int(state.get("rollbacks", 0))
         for sc, sd in zip(self.scalers, state.get("scalers", [])):
             if sd:
                 sc.load_state_dict(sd)
@@ -115,4 +122,4 @@ class TrainingState:
         save_state(self.state_dict(), path)
 
     def load(self, path: str | Path) -> list[str]:
-        return self.load_state_dict(load_state(path))
+        return self.load_state_dict(load_state(path), str(path))

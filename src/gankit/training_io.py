@@ -49,8 +49,10 @@ _AVERAGED = {
 
 
 class Logger:
-    def __init__(self, run: RunDir, cfg: Config, total_steps: int, steps_per_epoch: int, dist: Dist = Dist()):
+    def __init__(self, run: RunDir, cfg: Config, total_steps: int, steps_per_epoch: int, dist: Dist = Dist(),
+                 G: nn.Module | None = None):
         self.run, self.cfg, self.dist = run, cfg, dist
+        self.G = G  # a growing G (progan) puts its `resolution` and fade-in `alpha` into every row
         self.writes = dist.main
         self.total_steps, self.steps_per_epoch = total_steps, steps_per_epoch
         self.every = cfg.train.log_every
@@ -117,6 +119,8 @@ class Logger:
             if key in means:
                 row[col] = round(means[key], 5)
         row.update({k: round(v, 5) for k, v in self.extra.items()})
+        if hasattr(self.G, "resolution"):  # where the schedule was at the row's last step
+            row["resolution"], row["alpha"] = int(self.G.resolution), round(float(self.G.alpha), 4)
         row["lr_g"], row["lr_d"] = lr_g, lr_d
         row["img_per_s"] = round(self.images / max(now - self.t_interval, 1e-9), 1)
         row["time"] = round(now - self.t0, 2)
@@ -131,14 +135,24 @@ class Logger:
                 if k not in ("step",) and isinstance(v, (int, float)):
                     self.writer.add_scalar(k, v, step)
         if self.bar is not None:
-            self.bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake") if k in row})
+            shown = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake", "resolution")
+            self.bar.set_postfix({k: f"{row[k]:.3g}" for k in shown if k in row})
 
     def warn(self, step: int, message: str) -> None:
         """A training-health warning: events.jsonl (shown in the report) and the terminal."""
         self.run.log_event("warning", step=step, message=message)
         from tqdm import tqdm
 
-        tqdm.write(f"warning: {message}", file=sys.stderr)  # above any progress bar (the run's, a study's)
+        # one line, like every warning the CLI shows; above any progress bar (the run's, a study's)
+        tqdm.write(f"gankit: warning: {' '.join(message.split())}", file=sys.stderr)
+
+    def restart(self) -> None:
+        """After a rollback: drop the half-filled interval (its steps are gone) and the bar."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        self.sums, self.counts, self.extra, self.images = {}, {}, {}, 0
+        self.t_interval = time.perf_counter()
 
     def end_epoch(self) -> None:
         if self.bar is not None:

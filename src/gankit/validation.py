@@ -6,9 +6,10 @@ registries themselves, so a new loss or model is valid the moment it is register
 from __future__ import annotations
 
 from .augment import AUGMENTS
+from .augment_real import REAL_AUGMENTS
 from .config import Config, budget_seconds
 from .data import DATASETS
-from .errors import GankitError
+from .errors import GankitError, did_you_mean
 from .losses import LOSSES
 from .models import MODELS
 from .optim import OPTIMIZERS
@@ -19,7 +20,7 @@ def check(cfg: Config) -> Config:
 
     def one_of(key: str, value: str, choices) -> None:
         if value not in choices:
-            bad(f"{key}={value!r}; choose one of: {', '.join(sorted(choices))}")
+            bad(f"{key}={value!r}{did_you_mean(value, choices)}; choose one of: {', '.join(sorted(choices))}")
 
     d, m, lo, o, t = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
     one_of("data.dataset", d.dataset, DATASETS)
@@ -37,6 +38,35 @@ def check(cfg: Config) -> Config:
     one_of("model.out_act", m.out_act, ("tanh", "sigmoid"))
     for a in t.diffaugment:
         one_of("train.diffaugment", a, AUGMENTS)
+    for a in d.augment:
+        one_of("data.augment", a, REAL_AUGMENTS)
+    if not 0.0 < d.augment_degrees <= 180.0:  # NaN too
+        bad(f"data.augment_degrees={d.augment_degrees}; a rotation range in (0, 180] degrees (10 is typical)")
+    if d.augment_shift < 0:
+        bad(f"data.augment_shift={d.augment_shift}; pixels, >= 0 (2 is typical for 28-32 px images)")
+    one_of("model.d_init", m.d_init, ("none", "evaluator"))
+    if m.freeze_d_layers < 0:
+        bad(f"model.freeze_d_layers={m.freeze_d_layers}; the number of D's first conv blocks to freeze, >= 0")
+    if m.freeze_d_layers and not (t.init_from or m.d_init != "none"):
+        # frozen random weights are not features worth keeping
+        bad(f"model.freeze_d_layers={m.freeze_d_layers} keeps D's first blocks at their initial weights, which "
+            "needs pretrained ones: add --init-from RUN (train.init_from) or model.d_init=evaluator")
+    if m.freeze_d_layers and m.d_init == "none" and m.name != "dcgan":
+        bad(f"model.freeze_d_layers freezes the conv blocks of dcgan's D or of the evaluator D; model.name={m.name} "
+            "has other layers: use model.name=dcgan, model.d_init=evaluator or model.freeze_d_layers=0")
+    if m.d_init == "evaluator":
+        if m.name == "progan":
+            bad("model.d_init=evaluator replaces D by an evaluator classifier's body, but progan's D grows with its "
+                "G (fade-in stages); use model.name=dcgan with it, or model.d_init=none")
+        extras = [k for k, on in (("model.d_spectral_norm=true", m.d_spectral_norm), ("model.mbstd=true", m.mbstd),
+                                  ("model.minibatch_disc>0", m.minibatch_disc > 0)) if on]
+        if extras:
+            bad(f"model.d_init=evaluator uses the evaluator classifier's layers as they are; {', '.join(extras)} "
+                "would change them: turn it off, or use model.d_init=none")
+        if LOSSES[lo.name].penalty is not None:
+            bad(f"model.d_init=evaluator keeps the classifier's batch norm, so D's output for one image depends on "
+                f"the rest of the batch, and loss.name={lo.name} penalises each sample's gradient; use another "
+                "loss (ns, hinge) or model.d_init=none")
     if d.dataset == "folder" and not d.path:
         bad("data.dataset=folder needs data.path=DIR_OR_ZIP")
     if d.limit < 0 or d.resolution < 0:
@@ -52,10 +82,29 @@ def check(cfg: Config) -> Config:
         bad(f"model.d_dropout={m.d_dropout}; must be in [0, 1)")
     if m.minibatch_disc < 0 or m.minibatch_disc_dim < 1:
         bad("model.minibatch_disc must be >= 0 and model.minibatch_disc_dim >= 1")
+    if m.w_dim < 1 or m.mapping_layers < 1:
+        bad("model.w_dim and model.mapping_layers must be >= 1")
+    if not 0.0 <= m.style_mixing <= 1.0:
+        bad(f"model.style_mixing={m.style_mixing}; a probability in [0, 1]")
+    if m.name == "stylegan-lite" and m.g_spectral_norm:
+        bad("model.g_spectral_norm does not apply to stylegan-lite: its demodulated convolutions "
+            "normalise their weights already; set model.g_spectral_norm=false")
+    if m.grow_steps < 0:
+        bad(f"model.grow_steps={m.grow_steps}; steps per progan stage must be >= 0 (0 = no growing)")
+    if m.name == "progan":  # equalised lr and pixel norm instead; these switches would do nothing
+        unused = [k for k, on in (("model.d_norm=batch", m.d_norm == "batch"), ("model.d_dropout", m.d_dropout > 0),
+                                  ("model.d_spectral_norm", m.d_spectral_norm),
+                                  ("model.g_spectral_norm", m.g_spectral_norm),
+                                  ("model.minibatch_disc", m.minibatch_disc > 0)) if on]
+        if unused:
+            bad(f"{', '.join(unused)} {'do' if len(unused) > 1 else 'does'} not apply to progan (equalised "
+                "learning rate, pixel norm in G, minibatch stddev via model.mbstd); turn it off")
     if (m.minibatch_disc or m.mbstd) and t.batch_size < 2:
         bad("minibatch discrimination / mbstd compare samples within a batch: train.batch_size must be >= 2")
-    if t.epochs < 1 or t.batch_size < 1 or t.n_critic < 1:
-        bad("train.epochs, train.batch_size and train.n_critic must be >= 1")
+    for key, value in (("train.epochs", t.epochs), ("train.batch_size", t.batch_size), ("train.n_critic", t.n_critic),
+                       ("train.grid_size", t.grid_size)):
+        if value < 1:
+            bad(f"{key}={value}; must be >= 1")
     budget_seconds(t.budget)  # raises on a malformed duration
     if t.update not in ("alternating", "simultaneous"):
         bad(f"train.update={t.update!r}: use alternating or simultaneous")
@@ -63,18 +112,29 @@ def check(cfg: Config) -> Config:
         bad("train.update=simultaneous takes both gradients from one step: it needs train.n_critic=1")
     if t.log_every < 1 or t.sample_every < 1 or t.checkpoint_every < 1:
         bad("train.log_every, train.sample_every and train.checkpoint_every must be >= 1")
+    one_of("train.on_divergence", t.on_divergence, ("stop", "rollback"))
+    one_of("train.on_collapse", t.on_collapse, ("warn", "rollback"))
+    if t.checkpoint_every_steps < 0 or t.checkpoint_every_minutes < 0:
+        bad("train.checkpoint_every_steps and train.checkpoint_every_minutes must be >= 0 (0 = off)")
+    if t.early_stop_patience < 0 or t.max_rollbacks < 0 or t.collapse_patience < 1:
+        bad("train.early_stop_patience and train.max_rollbacks must be >= 0, train.collapse_patience >= 1")
+    if t.early_stop_patience and not t.eval_every:
+        bad("train.early_stop_patience counts periodic evaluations: set train.eval_every=N (epochs) as well")
+    if not 0.0 < t.rollback_lr_factor <= 1.0:
+        bad(f"train.rollback_lr_factor={t.rollback_lr_factor}; must be in (0, 1]")
     if not 0.0 < t.ema_decay < 1.0:
         bad(f"train.ema_decay={t.ema_decay}; must be in (0, 1)")
-    if o.g_lr <= 0 or o.d_lr <= 0:
-        bad("optim.g_lr and optim.d_lr must be > 0")
+    for key, lr in (("optim.g_lr", o.g_lr), ("optim.d_lr", o.d_lr)):
+        if not lr > 0:  # NaN too
+            bad(f"{key}={lr}; a learning rate must be > 0 (e.g. 2e-4)")
     if not (0 <= o.beta1 < 1 and 0 <= o.beta2 < 1):
         bad("optim.beta1 and optim.beta2 must be in [0, 1)")
     if not 0.0 < lo.real_label <= 1.0:
         bad(f"loss.real_label={lo.real_label}; must be in (0, 1] (0.9 is typical smoothing)")
     if not 0.0 <= lo.label_noise < 0.5 or not 0.0 <= lo.label_flip < 0.5:
         bad("loss.label_noise and loss.label_flip must be in [0, 0.5)")
-    if lo.instance_noise < 0 or lo.r1_gamma < 0 or lo.gp_weight < 0:
-        bad("loss.instance_noise, loss.r1_gamma and loss.gp_weight must be >= 0")
+    if lo.instance_noise < 0 or lo.r1_gamma < 0 or lo.gp_weight < 0 or lo.clip_value < 0:
+        bad("loss.instance_noise, loss.r1_gamma, loss.gp_weight and loss.clip_value must be >= 0")
     uses_targets = LOSSES[lo.name].uses_targets
     if not uses_targets and (lo.real_label != 1.0 or lo.label_noise or lo.label_flip or lo.swap_labels):
         bad(f"loss.name={lo.name} has no real/fake targets, so label smoothing, noise, flipping and "

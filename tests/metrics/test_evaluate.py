@@ -79,3 +79,91 @@ def test_no_evaluator_and_no_inception_is_a_clear_error(monkeypatch, tmp_path):
 def test_bad_input_is_rejected(fashion_train):
     with pytest.raises(GankitError, match="uint8"):
         evaluate_samples(torch.zeros(100, 1, 28, 28), "fashion-mnist", fashion_train, n=100)
+
+
+def _fashion_like(n: int, seed: int, name: str = "fashion-mnist/train"):
+    """Random 28x28 images under Fashion-MNIST's name and classes: the shipped evaluator serves them."""
+    from gankit.data import ImageData
+    from gankit.metrics.evaluator import evaluator_key
+
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, generator=g)
+    names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    assert evaluator_key("fashion-mnist", names) == "fashion-mnist"
+    return ImageData(images, torch.randint(0, 10, (n,), generator=g), names, name)
+
+
+def _gankit_warnings(record) -> list[str]:
+    from gankit.errors import GankitWarning
+
+    return [str(w.message) for w in record if issubclass(w.category, GankitWarning)]
+
+
+def test_metrics_record_n_reference_split_and_size_and_the_evaluators_sha256():
+    import hashlib
+    import warnings
+
+    from gankit.metrics import PROVENANCE_KEYS
+    from gankit.metrics.evaluator import find_evaluator_files
+
+    real = _fashion_like(300, 0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        m = evaluate_samples(_fashion_like(120, 1).images, "fashion-mnist", real, n=100, kid_subsets=5)
+    weights, _ = find_evaluator_files("fashion-mnist")
+    assert m["evaluator_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert m["n"] == 100 and m["reference"] == "fashion-mnist/train" and m["reference_split"] == "train"
+    assert m["reference_size"] == 300  # the whole split the reference subset is drawn from
+    assert m["reference_n"] == 100  # FID/KID/PRDC compare with min(n, reference_size) real images
+    assert m["small_n_warning"] is True
+    assert set(PROVENANCE_KEYS) - set(m) == {"inception_evaluator_sha256"}  # Inception did not run
+    # once per evaluation, saying the figure is biased and not comparable
+    assert _gankit_warnings(record) == [
+        "FID/KID from n=100 samples (fewer than 2048) are biased and not comparable with figures at a "
+        "larger n; use n >= 2048 for numbers to compare"]
+    table = format_table(m).splitlines()
+    assert ("samples: n=100 · reference: train split (fashion-mnist/train), 300 images "
+            "(100 in the FID/KID subset)") in table
+    assert f"evaluator sha256: {m['evaluator_sha256']}" in table
+    assert any(line.startswith("small n: FID/KID from n=100 samples") for line in table)
+
+    # the split is the caller's when given (a run trained on data.split=test), else read from the name
+    from gankit.errors import GankitWarning
+
+    with pytest.warns(GankitWarning, match="n=50 samples"):
+        m = evaluate_samples(_fashion_like(50, 1).images, "fashion-mnist", _fashion_like(60, 0, "fashion-mnist/test"),
+                             n=50, kid_subsets=2)
+    assert m["reference_split"] == "test" and m["reference_size"] == 60 and m["reference_n"] == 50
+    with pytest.warns(GankitWarning, match="n=50 samples"):
+        m = evaluate_samples(_fashion_like(50, 1).images, "fashion-mnist", real, n=50, kid_subsets=2,
+                             reference_split="validation")
+    assert m["reference_split"] == "validation"
+
+
+class _PooledPixels:
+    """A cheap stand-in evaluator (4x4 average-pooled pixels as features) for the n >= 2048 case."""
+
+    key, sha256 = "pooled-pixels", "0" * 64
+
+    def embed(self, u8, device="cpu"):
+        f = torch.nn.functional.adaptive_avg_pool2d(u8.float() / 255, 4).flatten(1)
+        return f, f[:, :10]
+
+
+def test_no_small_n_warning_from_2048_samples_on(monkeypatch):
+    import warnings
+
+    from gankit.metrics import evaluate as evaluate_module
+
+    monkeypatch.setattr(evaluate_module, "_embedders", lambda *a: ([("", _PooledPixels())], []))
+    real = _fashion_like(2100, 2)
+    fake = _fashion_like(2048, 3).images
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        m = evaluate_samples(fake, "fashion-mnist", real, n=2048, kid_subsets=2)
+        assert _gankit_warnings(record) == [] and m["small_n_warning"] is False
+        assert m["n"] == 2048 and m["reference_n"] == 2048 and m["reference_size"] == 2100
+        assert m["evaluator_sha256"] == "0" * 64
+        assert not any(line.startswith("small n:") for line in format_table(m).splitlines())
+        m = evaluate_samples(fake, "fashion-mnist", real, n=2047, kid_subsets=2)
+        assert m["small_n_warning"] is True and len(_gankit_warnings(record)) == 1

@@ -19,3 +19,17 @@ def test_table_rows_and_alignment():
     rows = lines[lines.index(header): lines.index(header) + 5]
     assert len({len(r) for r in rows[2:]}) == 1
     assert "note: hello" in lines and "class histogram of samples: [1, 2]" in lines
+
+
+def test_table_says_what_the_numbers_were_measured_with():
+    m = {"evaluator": "mnist (abc)", "evaluator_sha256": "ab" * 32, "n": 500, "reference": "mnist/test",
+         "reference_split": "test", "reference_size": 10000, "reference_n": 500, "small_n_warning": True,
+         "fid": 3.0, "floor_fid": 1.0}
+    lines = format_table(m).splitlines()
+    assert "samples: n=500 · reference: test split (mnist/test), 10000 images (500 in the FID/KID subset)" in lines
+    assert "evaluator sha256: " + "ab" * 32 in lines
+    assert [line for line in lines if line.startswith("small n:")] == [
+        "small n: FID/KID from n=500 samples (fewer than 2048) are biased and not comparable with figures "
+        "at a larger n; use n >= 2048 for numbers to compare"]
+    m.update(n=2048, reference_n=2048, small_n_warning=False)
+    assert not any(line.startswith("small n:") for line in format_table(m).splitlines())

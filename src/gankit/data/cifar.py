@@ -30,6 +30,7 @@ BINARY_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
 PYTHON_TAR, PYTHON_DIR = "cifar-10-python.tar.gz", "cifar-10-batches-py"
 PYTHON_MD5 = "c58f30108f718f92721af3b95e74349a"
 RECORD = 1 + 3 * 32 * 32
+MAX_MEMBER = 64 << 20  # a batch is 10,000 records (~31 MB); a larger declared size is not CIFAR-10
 
 
 def batch_names(split: str, binary: bool) -> list[str]:
@@ -52,6 +53,9 @@ def read_tar_members(path: Path, wanted: list[str]) -> dict[str, bytes]:
                     raise GankitError(f"{path}: suspicious member path {m.name!r}; refusing the archive")
                 if p.name in out:
                     raise GankitError(f"{path}: member {p.name} appears twice; refusing the archive")
+                if m.size > MAX_MEMBER:  # read into memory below: a forged header could ask for exabytes
+                    raise GankitError(f"{path}: member {m.name!r} declares {m.size} bytes, more than a CIFAR-10 "
+                                      "batch (~31 MB); the archive is corrupt or not CIFAR-10, get a fresh copy")
                 f = tar.extractfile(m)
                 out[p.name] = f.read() if f else b""
     except (tarfile.TarError, OSError, EOFError) as e:
@@ -85,8 +89,8 @@ def parse_python(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
     x, y = d.get("data"), d.get("labels")
     if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != RECORD - 1:
         raise GankitError(f"{where}: 'data' is not a uint8 array of shape [N, 3072]")
-    if not isinstance(y, list) or len(y) != len(x) or not all(isinstance(v, int) for v in y):
-        raise GankitError(f"{where}: 'labels' is not a list of {len(x)} integers")
+    if not isinstance(y, list) or len(y) != len(x) or not all(isinstance(v, int) and 0 <= v < 256 for v in y):
+        raise GankitError(f"{where}: 'labels' is not a list of {len(x)} integers 0-255")  # 0-9 checked later
     return x.reshape(-1, 3, 32, 32), np.asarray(y, dtype=np.int64)
 
 

@@ -109,6 +109,7 @@ def fetch(
     """
     if not md5s and not raw_md5s:
         raise ValueError("fetch needs an expected md5")
+    made = [d for d in (dest_dir, *dest_dir.parents) if not d.exists()]  # removed again if nothing arrives
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -133,6 +134,11 @@ def fetch(
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
             reason = getattr(e, "reason", None) or e
             failures.append(f"{url}: {reason}")
+    for d in made:  # a failed download leaves no empty cache folders behind either
+        try:
+            d.rmdir()
+        except OSError:
+            break  # not empty: another download put something there
     expected = " or ".join([*md5s, *(f"{m} of the decompressed bytes" for m in raw_md5s)])
     if not fix:
         url = join_url(mirrors[0], filename) if mirrors else filename

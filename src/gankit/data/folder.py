@@ -14,20 +14,26 @@ Unreadable files are skipped with one counted warning, or are an error under dat
 from __future__ import annotations
 
 import io
+import lzma
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import GankitError
 from .imagedata import ImageData, class_indices
 
 SPLITS = ("train", "test")
+MAX_MEMBER = 256 << 20  # bytes a zip member may unpack to: a "zip bomb" image is skipped, not unpacked
 GRAY_MODES = {"1", "L", "LA", "I", "F", "I;16", "I;16B", "I;16L", "I;16N"}
-DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, zipfile.BadZipFile, Image.DecompressionBombError)
+# what reading or decoding one damaged file raises (zipfile: RuntimeError for an encrypted member,
+# NotImplementedError for an unknown compression method, zlib/lzma errors for corrupt compressed data)
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, zipfile.BadZipFile, Image.DecompressionBombError,
+                 RuntimeError, NotImplementedError, zlib.error, lzma.LZMAError)
 
 
 def _visible(parts: tuple[str, ...]) -> bool:
@@ -43,10 +49,23 @@ def list_files(src: Path) -> tuple[list[tuple[str, ...]], zipfile.ZipFile | None
         raise GankitError(f"data.path={src}: no such folder or .zip file")
     try:
         zf = zipfile.ZipFile(src)
-    except (zipfile.BadZipFile, OSError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError) as e:  # ValueError: a "UTF-8" member name that is not
         raise GankitError(f"data.path={src}: not a folder or a readable .zip ({e})") from None
-    paths = [tuple(n.split("/")) for n in zf.namelist() if not n.endswith("/")]
+    names = [n for n in zf.namelist() if not n.endswith("/")]
+    unsafe = [n for n in names if n.startswith("/") or ".." in n.replace("\\", "/").split("/")]
+    if unsafe:  # read in place, so harmless here; but an extractor would write them outside its folder
+        warnings.warn(f"{src}: ignored {len(unsafe)} member{'s' if len(unsafe) > 1 else ''} with an unsafe path "
+                      f"(first: {unsafe[0]!r}); nothing is extracted, gankit reads the zip in place", stacklevel=3)
+    paths = [tuple(n.split("/")) for n in names if n not in unsafe]
     return sorted(p for p in paths if _visible(p) and "" not in p), zf
+
+
+def read_member(zf: zipfile.ZipFile, name: str) -> bytes:
+    """A member's bytes, read in place; zipfile stops at the declared size, which is checked first."""
+    size = zf.getinfo(name).file_size
+    if size > MAX_MEMBER:
+        raise ValueError(f"declares {size} bytes uncompressed, more than {MAX_MEMBER >> 20} MiB")
+    return zf.read(name)
 
 
 def _level(paths, prefix):
@@ -91,6 +110,14 @@ def interleave(samples: list[tuple[tuple[str, ...], int]], n_classes: int):
     return out
 
 
+def why_unreadable(parts: tuple[str, ...], e: Exception) -> str:
+    """One line on why a file is not an image: no object reprs (Pillow's message names a BytesIO)."""
+    if isinstance(e, UnidentifiedImageError):
+        fmt = Image.registered_extensions().get(Path(parts[-1]).suffix.lower())
+        return f"corrupt, not a valid {fmt} file" if fmt else "not an image file Pillow can read"
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def decode(data: bytes, channels: int, resolution: int) -> np.ndarray:
     """One image as uint8 [C, H, W]; C is 1 or 3 (channels=0: 1 if the file is grayscale)."""
     with Image.open(io.BytesIO(data)) as im:
@@ -120,14 +147,15 @@ def load_folder_images(path, split: str = "train", classes: list[str] | None = N
         prefix, names, samples, loose, split_used = layout(paths, split, str(src))
         where = "/".join((str(src),) + prefix)
         if not samples:
-            raise GankitError(f"{where}: no image files found")
+            raise GankitError(f"{where}: no files found; put images in it (one sub-folder per class, or all of "
+                              "them directly in it for one class)")
         if loose:
             warnings.warn(f"{where}: ignored {loose} files outside the class folders", stacklevel=2)
         if classes:
             keep = set(class_indices(classes, names, where))
             samples = [s for s in samples if s[1] in keep]
         samples = interleave(samples, len(names))
-        read = (lambda p: zf.read("/".join(p))) if zf else (lambda p: src.joinpath(*p).read_bytes())
+        read = (lambda p: read_member(zf, "/".join(p))) if zf else (lambda p: src.joinpath(*p).read_bytes())
         want = min(limit, len(samples)) if limit > 0 else len(samples)
         buf: np.ndarray | None = None
         labels = np.zeros(want, dtype=np.int64)
@@ -139,8 +167,8 @@ def load_folder_images(path, split: str = "train", classes: list[str] | None = N
                 img = decode(read(p), channels, resolution)
             except DECODE_ERRORS as e:
                 if strict:
-                    raise GankitError(f"{'/'.join(p)} in {src}: unreadable image ({e}); remove it or "
-                                      "set data.strict=false to skip such files") from None
+                    raise GankitError(f"{'/'.join(p)} in {src}: unreadable image ({why_unreadable(p, e)}); remove "
+                                      "it or set data.strict=false to skip such files") from None
                 skipped.append((p, e))
                 continue
             if buf is None:
@@ -159,12 +187,14 @@ def load_folder_images(path, split: str = "train", classes: list[str] | None = N
     finally:
         if zf:
             zf.close()
+    if buf is None:
+        p, e = skipped[0]
+        raise GankitError(f"{where}: none of the {len(samples)} files is a readable image (first: "
+                          f"{'/'.join(p)}: {why_unreadable(p, e)}); put PNG, JPEG, ... images there or fix data.path")
     if skipped:
         p, e = skipped[0]
-        warnings.warn(f"{src}: skipped {len(skipped)} unreadable files (first: {'/'.join(p)}: {e})",
-                      stacklevel=2)
-    if buf is None:
-        raise GankitError(f"{where}: none of the {len(samples)} files is a readable image")
+        warnings.warn(f"{src}: skipped {len(skipped)} unreadable files (first: {'/'.join(p)}: "
+                      f"{why_unreadable(p, e)})", stacklevel=2)
     images = buf[:n, :1] if (channels == 0 and all_gray) else buf[:n]
     name = f"folder:{src.name}" + (f"/{split}" if split_used else "")
     return ImageData(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels[:n].copy()),

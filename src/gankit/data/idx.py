@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -28,6 +29,7 @@ IDX_TYPES = {
     0x0E: np.dtype(">f8"),
 }
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_DIMS = 32  # numpy's limit (numpy 1.x; 2.x allows 64); real IDX files have 1-4
 
 
 def parse_idx(data: bytes, where: str = "IDX data") -> np.ndarray:
@@ -37,19 +39,25 @@ def parse_idx(data: bytes, where: str = "IDX data") -> np.ndarray:
     zero, code, ndim = data[0:2], data[2], data[3]
     if zero != b"\x00\x00" or code not in IDX_TYPES:
         raise GankitError(f"{where}: not an IDX file (magic number {data[:4].hex()}; expected "
-                          "0000 then a type code 08-0e and the number of dimensions)")
-    if ndim == 0:
-        raise GankitError(f"{where}: IDX header declares 0 dimensions")
+                          "0000 then a type code 08-0e and the number of dimensions); the file is corrupt or "
+                          "not IDX, get a fresh copy")
+    if ndim == 0 or ndim > MAX_DIMS:
+        raise GankitError(f"{where}: IDX header declares {ndim} dimensions (1-{MAX_DIMS} supported); "
+                          "the file is corrupt or not IDX, get a fresh copy")
     head = 4 + 4 * ndim
     if len(data) < head:
         raise GankitError(f"{where}: truncated IDX header ({len(data)} bytes, need {head})")
     dims = struct.unpack(f">{ndim}I", data[4:head])
     dtype = IDX_TYPES[code]
-    expected = head + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = head + math.prod(dims) * dtype.itemsize  # exact: a numpy product could overflow
     if len(data) != expected:
         raise GankitError(f"{where}: IDX header says shape {tuple(dims)} ({expected} bytes) but the "
                           f"file holds {len(data)} bytes; it is truncated or corrupt, get a fresh copy")
-    arr = np.frombuffer(data, dtype=dtype, offset=head).reshape(dims)
+    try:
+        arr = np.frombuffer(data, dtype=dtype, offset=head).reshape(dims)
+    except ValueError as e:  # e.g. shape (0, 2**31, 2**31): empty, but too big a shape for numpy
+        raise GankitError(f"{where}: IDX header declares shape {tuple(dims)}, which numpy cannot "
+                          f"represent ({e}); the file is corrupt, get a fresh copy") from None
     return arr.astype(dtype.newbyteorder("="), copy=True)
 
 
@@ -70,7 +78,16 @@ def read_bytes(path: Path) -> bytes:
 def read_idx(path: Path) -> tuple[np.ndarray, str]:
     """Parse an IDX file (gz or raw); also return the md5 of its decompressed bytes."""
     data = read_bytes(path)
-    return parse_idx(data, str(path)), hashlib.md5(data).hexdigest()
+    try:
+        arr = parse_idx(data, str(path))
+    except GankitError:
+        with open(path, "rb") as f:
+            gz = f.read(2) == GZIP_MAGIC
+        if str(path).endswith(".gz") and not gz:  # raw IDX named .gz is fine; this is neither
+            raise GankitError(f"{path}: named .gz but neither gzip data nor an IDX file (starts with "
+                              f"{data[:4].hex() or 'nothing'}); delete it and get a fresh copy") from None
+        raise
+    return arr, hashlib.md5(data).hexdigest()
 
 
 def to_idx(array: np.ndarray) -> bytes:

@@ -110,6 +110,9 @@ def load_idx(ds: IdxDataset, split: str, data_dir=None, mirrors: list[str] | Non
     images = _read_checked(ipath, fi, 3)
     labels = _read_checked(lpath, fl, 1)
     n = ds.sizes[0 if split == "train" else 1]
+    if len(images) != len(labels):
+        raise GankitError(f"{ipath} holds {len(images)} images but {lpath} holds {len(labels)} labels; the two "
+                          f"files do not belong together: get both of the {split} split from the same copy")
     if images.shape != (n, *ds.shape) or labels.shape != (n,):
         raise GankitError(f"{ipath}: expected {n} images of {ds.shape} and {n} labels, found "
                           f"{images.shape} and {labels.shape} ({lpath})")

@@ -2,7 +2,8 @@
 
 Public interface (what the CLI and the training loop use):
 - `evaluate_samples(fake_u8, dataset_key, real, *, n, device, kid_subsets, with_inception, test)`
-  -> flat dict of metrics and their real-vs-real floors (`floor_*`)
+  -> flat dict of metrics and their real-vs-real floors (`floor_*`), plus PROVENANCE_KEYS (n, reference
+  split and size, evaluator sha256, small_n_warning: a GankitWarning below MIN_COMPARABLE_N samples)
 - `evaluator_for(dataset_key, class_names)` -> the shipped evaluator, or None
 - `load_test_split(data_cfg, data_dir)` -> the test split for the floor, or None
 - `format_table(metrics)` -> aligned text table
@@ -14,11 +15,11 @@ See docs/evaluation.md for what each metric means and how the evaluators were tr
 """
 
 from .collapse import CollapseMonitor
-from .evaluate import evaluate_samples, load_test_split
+from .evaluate import MIN_COMPARABLE_N, PROVENANCE_KEYS, evaluate_samples, load_test_split
 from .evaluator import Evaluator, evaluator_for
 from .evaluator_train import RECIPES, train_evaluator
 from .inception import inception_status
 from .table import format_table
 
-__all__ = ["CollapseMonitor", "Evaluator", "RECIPES", "evaluate_samples", "evaluator_for", "format_table",
-           "inception_status", "load_test_split", "train_evaluator"]
+__all__ = ["CollapseMonitor", "Evaluator", "MIN_COMPARABLE_N", "PROVENANCE_KEYS", "RECIPES", "evaluate_samples",
+           "evaluator_for", "format_table", "inception_status", "load_test_split", "train_evaluator"]

@@ -21,12 +21,13 @@ from torch import Tensor
 from .manifold import mean_pairwise_distance
 from .reference import subset_indices
 
-COVERAGE_HINT = ("try: (1) --set model.mbstd=true or model.minibatch_disc=100 so D can see a batch lacks "
-                 "variety, (2) --set loss.name=wgan-gp (or lower optim.g_lr) so G is not pushed onto one mode")
+# (1) of each hint is what train.on_collapse=rollback applies to the running model (health.collapse_fix)
+COVERAGE_HINT = ("try: (1) halve optim.g_lr so G is not pushed onto one mode, (2) a new run with --set "
+                 "model.mbstd=true or model.minibatch_disc=100 so D can see a batch lacks variety, or loss.name=wgan-gp")
 SATURATION_HINT = ("try: (1) --set loss.real_label=0.9 or loss.instance_noise=0.1 so D cannot become certain, "
                    "(2) weaken D: --set model.d_dropout=0.3 or model.d_spectral_norm=true or a lower optim.d_lr")
-DIVERSITY_HINT = ("try: (1) --set model.mbstd=true or model.minibatch_disc=100, "
-                  "(2) --set train.diffaugment=color,translation or lower optim.g_lr to slow G down")
+DIVERSITY_HINT = ("try: (1) halve optim.g_lr to slow G down, (2) a new run with --set model.mbstd=true or "
+                  "model.minibatch_disc=100, or train.diffaugment=color,translation")
 
 
 def _pixel_features(u8: Tensor) -> Tensor:
@@ -75,6 +76,13 @@ class CollapseMonitor:
         self.best_covered = 0
         self.active: set[str] = set()
         self.stats: dict[str, float] = {}
+
+    def reset(self) -> None:
+        """Forget the recent window (after a rollback: the samples it saw are gone)."""
+        for q in (self.preds, self.accs, self.g_losses, self.diversity):
+            q.clear()
+        self.best_covered = 0
+        self.active.clear()
 
     def _embed(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         if x.dtype != torch.uint8 and x.dim() == 2:

@@ -10,11 +10,12 @@ so after the first call only the generated images are embedded.
 from __future__ import annotations
 
 import time
+import warnings
 
 import torch
 from torch import Tensor
 
-from ..errors import GankitError
+from ..errors import GankitError, GankitWarning
 from .evaluator import evaluator_for
 from .fidelity import classifier_score, fid, kid
 from .inception import InceptionEmbedder, inception_status
@@ -26,6 +27,24 @@ COVER_FRACTION = 0.1
 # classes with less than this fraction of a uniform share in the real data count as absent
 # (the evaluator misclassifies a few images of a class-filtered dataset into absent classes)
 PRESENT_FRACTION = 0.2
+# below this many samples FID (biased upwards, more so the smaller n) and KID (noisy) are not
+# comparable with figures computed at a larger n
+MIN_COMPARABLE_N = 2048
+# what every metrics file records besides the metrics: how many samples, against which real
+# images, in whose feature space (an `inception_`-prefixed sha256 too when Inception ran)
+PROVENANCE_KEYS = ("n", "reference", "reference_split", "reference_size", "reference_n", "evaluator_sha256",
+                   "inception_evaluator_sha256", "small_n_warning")
+
+
+def small_n_message(n: int) -> str:
+    return (f"FID/KID from n={n} samples (fewer than {MIN_COMPARABLE_N}) are biased and not comparable "
+            f"with figures at a larger n; use n >= {MIN_COMPARABLE_N} for numbers to compare")
+
+
+def split_of(name: str) -> str:
+    """The split in an ImageData name ("fashion-mnist/train" -> "train"); "train" when it names none."""
+    last = name.rsplit("/", 1)[-1]
+    return last if "/" in name and last in ("train", "test") else "train"
 
 
 def class_stats(fake_logits: Tensor, real_logits: Tensor) -> dict:
@@ -90,13 +109,21 @@ def load_test_split(data_cfg, data_dir=None):
 
 
 def evaluate_samples(fake_u8: Tensor, dataset_key: str, real, *, n: int = 10000, device="cpu",
-                     kid_subsets: int = 100, with_inception: bool = False, test=None, seed: int = 0) -> dict:
+                     kid_subsets: int = 100, with_inception: bool = False, test=None, seed: int = 0,
+                     reference_split: str | None = None) -> dict:
     """All metrics of generated uint8 images [N,C,H,W] vs the training data `real` (ImageData).
 
     `test` (ImageData of the test split, same transforms as `real`) gives the real-vs-real floor;
     without it the floor uses a disjoint part of the training split.  Returns a flat dict: the
     model's metrics, the same keys prefixed `floor_`, `inception_`-prefixed ones when Inception
-    ran, `class_hist`, `notes` (list of strings) and bookkeeping (n, evaluator, seconds).
+    ran, `class_hist`, `notes` (list of strings) and bookkeeping (seconds).
+
+    Every result records where its numbers come from (PROVENANCE_KEYS): `n` generated samples,
+    the `reference` data (`real.name`), its `reference_split` (`reference_split`, else read from
+    the name) and `reference_size` (images in it; the FID/KID/PRDC reference is a fixed subset of
+    `reference_n` = min(n, reference_size) of them), and `evaluator_sha256` (the weights file's
+    sha256).  Below MIN_COMPARABLE_N samples it warns once (GankitWarning) and sets
+    `small_n_warning`.
     """
     t0 = time.time()
     fake_u8 = fake_u8[:n]
@@ -109,10 +136,16 @@ def evaluate_samples(fake_u8: Tensor, dataset_key: str, real, *, n: int = 10000,
     embedders, notes = _embedders(dataset_key, real, with_inception)
     if test is not None and test.name == real.name:
         test = None  # the same images twice would make a meaningless floor
-    out: dict = {"n": n_fake, "floor_kind": "train subset vs test split" if test is not None
+    small_n = n_fake < MIN_COMPARABLE_N
+    out: dict = {"n": n_fake, "reference": real.name, "reference_split": reference_split or split_of(real.name),
+                 "reference_size": len(real), "reference_n": min(n_fake, len(real)), "small_n_warning": small_n,
+                 "floor_kind": "train subset vs test split" if test is not None
                  else "train subset vs a disjoint train subset (no test split given)"}
+    if small_n:  # once per evaluation, whatever the number of feature spaces
+        warnings.warn(small_n_message(n_fake), GankitWarning, stacklevel=2)
     for prefix, emb in embedders:
         out[prefix + "evaluator"] = f"{emb.key} ({emb.sha256[:12]})"
+        out[prefix + "evaluator_sha256"] = emb.sha256  # of the weights file that computed the features
         train_key = reference_key(real.name, "ref", emb.sha256, real.images)
         train_f, train_lo = cached_embedding(train_key, real.images, lambda x: emb.embed(x, device=device))
         perm = subset_indices(train_f.shape[0], train_f.shape[0], seed)

@@ -12,6 +12,7 @@ accuracy on the last 2,000, and its card says so.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -104,6 +105,56 @@ def accuracy(net: EvalNet, u8: torch.Tensor, labels: torch.Tensor, batch: int = 
     return correct / max(1, u8.shape[0])
 
 
+@contextlib.contextmanager
+def deterministic_cpu():
+    """torch's deterministic algorithms on one CPU thread for the block, then the caller's settings back:
+    with one thread the float summation order, hence the weights, do not depend on the core count."""
+    deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_num_threads(threads)
+
+
+def fit_classifier(x_tr: torch.Tensor, y_tr: torch.Tensor, n_classes: int, widths, hflip: bool, shift: int,
+                   epochs: int, seed: int, batch_size: int = 128, log=None) -> EvalNet:
+    """An EvalNet trained on uint8 images [N,C,H,W] (square) with int64 labels, by the evaluator recipe:
+    AdamW, one-cycle lr 2e-3, weight decay 5e-4, the recipe's shifts and flips.
+
+    Reproducible for a given seed: weights and dropout come from the global RNG seeded here, data
+    order and augmentation from one seeded generator (run it under `deterministic_cpu()` for the
+    same weights on any machine with the same torch).  `log(epoch, mean_loss)` after each epoch.
+    Used for the evaluators (`train_evaluator`) and for the Classification Accuracy Score (cas.py).
+    """
+    torch.manual_seed(seed)  # weight init and dropout
+    gen = torch.Generator().manual_seed(seed)  # data order and augmentation
+    _, c, h, _ = x_tr.shape
+    net = EvalNet(c, h, n_classes, list(widths))
+    steps_per_epoch = (x_tr.shape[0] + batch_size - 1) // batch_size
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * steps_per_epoch)
+    for epoch in range(epochs):
+        net.train()
+        order = torch.randperm(x_tr.shape[0], generator=gen)
+        total = 0.0
+        for i in range(0, x_tr.shape[0], batch_size):
+            idx = order[i : i + batch_size]
+            x = _augment(x_tr[idx].float() / 127.5 - 1.0, gen, hflip, shift)
+            _, logits = net(x)
+            loss = F.cross_entropy(logits, y_tr[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * idx.numel()
+        if log is not None:
+            log(epoch + 1, total / x_tr.shape[0])
+    return net.eval()
+
+
 def train_evaluator(dataset_key: str, data_dir: str | None, out_dir: str | Path,
                     epochs: int = 0, seed: int = 0, batch_size: int = 128, log=print) -> dict:
     """Train the evaluator for `dataset_key`, write <key>.safetensors + <key>.json to out_dir.
@@ -133,37 +184,12 @@ def train_evaluator(dataset_key: str, data_dir: str | None, out_dir: str | Path,
         raise GankitError(f"evaluator {dataset_key}: images are {h}x{w}; evaluators need square images")
     class_names = list(train.class_names)
 
-    deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
-    torch.use_deterministic_algorithms(True)
-    # one thread: the float summation order, hence the weights, then do not depend on the core count
-    torch.set_num_threads(1)
-    torch.manual_seed(seed)  # weight init and dropout
-    gen = torch.Generator().manual_seed(seed)  # data order and augmentation
-    try:
-        net = EvalNet(c, h, len(class_names), list(recipe.widths))
-        steps_per_epoch = (x_tr.shape[0] + batch_size - 1) // batch_size
-        opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=5e-4)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * steps_per_epoch)
-        for epoch in range(epochs):
-            net.train()
-            order = torch.randperm(x_tr.shape[0], generator=gen)
-            total = 0.0
-            for i in range(0, x_tr.shape[0], batch_size):
-                idx = order[i : i + batch_size]
-                x = _augment(x_tr[idx].float() / 127.5 - 1.0, gen, recipe.hflip, recipe.shift)
-                _, logits = net(x)
-                loss = F.cross_entropy(logits, y_tr[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                total += float(loss.detach()) * idx.numel()
-            log(f"evaluator {dataset_key}: epoch {epoch + 1}/{epochs} loss {total / x_tr.shape[0]:.4f} "
-                f"({time.time() - t0:.0f}s)")
+    with deterministic_cpu():
+        net = fit_classifier(x_tr, y_tr, len(class_names), recipe.widths, recipe.hflip, recipe.shift, epochs,
+                             seed, batch_size, log=lambda ep, loss: log(
+                                 f"evaluator {dataset_key}: epoch {ep}/{epochs} loss {loss:.4f} "
+                                 f"({time.time() - t0:.0f}s)"))
         acc = accuracy(net, x_te, y_te)
-    finally:
-        torch.use_deterministic_algorithms(deterministic)
-        torch.set_num_threads(threads)
 
     command = f"gankit evaluator train {dataset_key}" + (f" --data-dir {data_dir}" if data_dir else "") \
         + (f" --epochs {epochs}" if epochs != recipe.epochs else "") + (f" --seed {seed}" if seed else "")

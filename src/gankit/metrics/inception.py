@@ -5,6 +5,9 @@ poor judge anyway.  They are used when both torch-fidelity (the package torchmet
 Inception) and the weight file are present; otherwise `inception_status` explains where to put
 the file.  The file is looked for at $GANKIT_INCEPTION, then <cache>/inception/, then torch
 hub's checkpoint folder (where torch-fidelity itself would have saved it).
+
+The .pth file is a pickle that torch-fidelity `torch.load`s; gankit first loads it itself with
+`weights_only=True` (tensors and containers only, no code), so a foreign file never runs anything.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+
+from ..errors import GankitError
 
 WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
 
@@ -53,6 +58,17 @@ def inception_status() -> tuple[Path | None, str]:
     return None, "Inception-v3 metrics skipped: " + "; and ".join(missing)
 
 
+def check_weights_file(path: Path) -> None:
+    """Refuse a weights file that holds anything but tensors (a .pth is a pickle, which can run
+    code): torch.load with weights_only=True admits tensors and plain containers only."""
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # UnpicklingError for a forbidden global; RuntimeError, EOFError ... for garbage
+        reason = " ".join(str(e).split())[:200]
+        raise GankitError(f"{path}: not a plain weights file ({type(e).__name__}: {reason}); refusing to load "
+                          f"it: put torch-fidelity's {WEIGHTS_NAME} there or remove the file") from None
+
+
 class InceptionEmbedder(nn.Module):
     """Inception-v3 pool features (2048) and logits of uint8 images; same `embed` API as Evaluator."""
 
@@ -62,6 +78,7 @@ class InceptionEmbedder(nn.Module):
         super().__init__()
         from torchmetrics.image.fid import NoTrainInceptionV3
 
+        check_weights_file(Path(weights))  # before torch-fidelity unpickles it
         self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"],
                                       feature_extractor_weights_path=str(weights))
         self.key = "inception-v3"

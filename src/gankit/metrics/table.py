@@ -58,14 +58,35 @@ def _section(metrics: dict, prefix: str, title: str) -> list[str]:
     return lines
 
 
+def provenance_lines(metrics: dict) -> list[str]:
+    """What the numbers were measured with: n, the reference split and size, the evaluators' sha256."""
+    lines = []
+    if "reference_split" in metrics:
+        ref = metrics.get("reference")
+        lines.append(f"samples: n={metrics.get('n')} · reference: {metrics['reference_split']} split"
+                     + (f" ({ref})" if ref else "")
+                     + f", {metrics.get('reference_size')} images ({metrics.get('reference_n')} in the FID/KID subset)")
+    for prefix, name in (("", "evaluator"), ("inception_", "Inception-v3")):
+        if prefix + "evaluator_sha256" in metrics:
+            lines.append(f"{name} sha256: {metrics[prefix + 'evaluator_sha256']}")
+    if metrics.get("small_n_warning"):
+        from .evaluate import small_n_message
+
+        # not "warning:": the CLI has already shown the warning itself, as `gankit: warning: ...`
+        lines.append(f"small n: {small_n_message(metrics.get('n'))}")
+    return lines
+
+
 def format_table(metrics: dict) -> str:
-    """Aligned text: metric | model | real-vs-real floor | better, per feature space, then notes."""
+    """Aligned text: metric | model | real-vs-real floor | better, per feature space, then
+    provenance (n, reference, evaluator sha256, the small-n warning) and notes."""
     lines: list[str] = []
     if "evaluator" in metrics:
         lines += _section(metrics, "", f"gankit evaluator {metrics['evaluator']}, n={metrics.get('n')}")
     if "inception_evaluator" in metrics:
         lines += [""] if lines else []
         lines += _section(metrics, "inception_", f"Inception-v3, n={metrics.get('n')}")
+    lines += provenance_lines(metrics)
     if "class_hist" in metrics:
         lines.append(f"class histogram of samples: {metrics['class_hist']}")
     if "floor_kind" in metrics:
@@ -74,4 +95,51 @@ def format_table(metrics: dict) -> str:
         lines.append(f"note: {note}")
     if "seconds" in metrics:
         lines.append(f"({metrics['seconds']:.1f} s)")
+    for key, section in (("cas", cas_lines), ("privacy", privacy_lines)):  # `gankit evaluate --cas/--privacy`
+        if isinstance(metrics.get(key), dict):
+            lines += ([""] if lines else []) + section(metrics[key])
     return "\n".join(lines)
+
+
+def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for j, r in enumerate(rows):
+        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        if j == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return out
+
+
+def cas_lines(cas: dict) -> list[str]:
+    """The Classification Accuracy Score section: test accuracy per training set, gain, ratio."""
+    acc = cas.get("accuracy", {})
+    rows = [("classifier trained on", "test accuracy")]
+    rows += [(f"{label} ({k * cas.get('n', 0)} images)", _fmt(acc.get(key)))
+             for key, label, k in (("synthetic", "synthetic", 1), ("real", "real", 1),
+                                   ("real+synthetic", "real + synthetic", 2)) if key in acc]
+    lines = [f"Classification Accuracy Score, n={cas.get('n')}, {cas.get('epochs')} epochs, "
+             f"tested on {cas.get('test', 'the test split')} ({cas.get('test_n')} images)"]
+    lines += _aligned(rows)
+    lines.append(f"CAS / real accuracy: {_fmt(cas.get('ratio'))} · augmentation gain (real + synthetic - real): "
+                 f"{cas['gain']:+.4f}" if isinstance(cas.get("gain"), (int, float)) else "")
+    return [line for line in lines if line]
+
+
+def privacy_lines(privacy: dict) -> list[str]:
+    """The privacy section: nearest-training-image distances of generated vs test images per space."""
+    rows = [("space", "generated p01", "p50", "test p01", "p50", "memorisation rate", "exact copies")]
+    for space in ("pixel", "feature"):
+        s = privacy.get(space)
+        if isinstance(s, dict):
+            g, t = s.get("generated", {}), s.get("test", {})
+            rows.append((space, _fmt(g.get("p01")), _fmt(g.get("p50")), _fmt(t.get("p01")), _fmt(t.get("p50")),
+                         _fmt(s.get("memorisation_rate")), _fmt(s.get("exact_copies"))))
+    lines = [f"Privacy: nearest-training-image distance, n={privacy.get('n')} generated vs "
+             f"{privacy.get('test_size')} test images, {privacy.get('train_size')} training images"]
+    lines += _aligned(rows)
+    if privacy.get("threshold_definition"):
+        lines.append(privacy["threshold_definition"])
+    if privacy.get("pairs_png"):
+        lines.append(f"closest pairs (generated | nearest training image): {privacy['pairs_png']}")
+    return lines

@@ -16,11 +16,16 @@ from torch import nn
 from ..config import ModelConfig
 from ..errors import GankitError
 from .dcgan import build_dcgan
+from .evaluator_d import EvaluatorD
+from .freeze import freeze_d
+from .progan import build_progan
+from .stylegan_lite import build_stylegan_lite
 from .tutorial_nets import TUTORIAL_MODELS
 
 Builder = Callable[[ModelConfig, tuple[int, int, int], int], tuple[nn.Module, nn.Module]]
 
-MODELS: dict[str, Builder] = {"dcgan": build_dcgan, **TUTORIAL_MODELS}
+MODELS: dict[str, Builder] = {"dcgan": build_dcgan, "progan": build_progan,
+                              "stylegan-lite": build_stylegan_lite, **TUTORIAL_MODELS}
 
 
 def build_models(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:
@@ -29,6 +34,9 @@ def build_models(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes:
         raise GankitError(f"model.conditional=true needs a labelled dataset with >= 2 classes, got "
                           f"{num_classes}; set model.conditional=false or pick labelled data")
     G, D = MODELS[cfg.name](cfg, img_shape, num_classes)
+    if cfg.d_init == "evaluator":  # D = an evaluator classifier's body + a fresh head (evaluator_d.py)
+        D = EvaluatorD(cfg, img_shape, num_classes)
+    freeze_d(D, cfg.freeze_d_layers, img_shape[1])  # FreezeD: out of D's optimiser (freeze.py)
     return G, D
 
 

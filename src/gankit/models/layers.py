@@ -7,6 +7,10 @@ MinibatchStd               Karras et al. 2018 (ProGAN): the same idea with no pa
                            the average standard deviation of features across a group
 activation / norm2d        name -> module for model.*_act and model.*_norm
 Dropout                    nn.Dropout's maths with a cheaper mask (see the class)
+EqualizedConv2d / EqualizedLinear
+                           Karras et al. 2018: equalised learning rate, weights stored
+                           N(0, 1) and scaled by He's constant at every forward
+pixel_norm                 Karras et al. 2018: each pixel's feature vector to unit mean square
 """
 
 from __future__ import annotations
@@ -126,3 +130,50 @@ def norm2d(kind: str, channels: int) -> nn.Module:
     if kind == "none":
         return nn.Identity()
     raise GankitError(f"unknown normalisation {kind!r}; choose batch or none")
+
+
+class EqualizedConv2d(nn.Module):
+    """Conv2d with an equalised learning rate (ProGAN): the weight is stored N(0, 1) and
+    multiplied by He's constant gain / sqrt(fan_in) at every forward, not at init.
+
+    Why: Adam's step is about the same size for every parameter, so a weight stored at its
+    He scale moves relatively faster in layers with a small fan-in; with the scale applied at
+    runtime every layer learns at the same relative speed."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, padding: int = 0, gain: float = math.sqrt(2)):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(out_ch))
+        self.scale = gain / math.sqrt(in_ch * kernel * kernel)
+        self.padding = padding
+
+    def forward(self, x: Tensor) -> Tensor:
+        return nn.functional.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+
+    def extra_repr(self) -> str:
+        o, i, k, _ = self.weight.shape
+        return f"{i}, {o}, kernel_size={k}, padding={self.padding}, scale={self.scale:.4g}"
+
+
+class EqualizedLinear(nn.Module):
+    """Linear with an equalised learning rate (see EqualizedConv2d)."""
+
+    def __init__(self, in_features: int, out_features: int, gain: float = math.sqrt(2)):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features))
+        self.scale = gain / math.sqrt(in_features)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return nn.functional.linear(x, self.weight * self.scale, self.bias)
+
+    def extra_repr(self) -> str:
+        o, i = self.weight.shape
+        return f"in_features={i}, out_features={o}, scale={self.scale:.4g}"
+
+
+def pixel_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
+    """x / sqrt(mean over channels of x^2 + eps): every pixel's feature vector (dim 1) to unit
+    mean square.  ProGAN's G uses it instead of batch norm, so no sample depends on the rest
+    of the batch and feature magnitudes cannot escalate between G and D."""
+    return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + eps)

@@ -10,7 +10,13 @@ from pathlib import Path
 from ..config import Config
 from ..atomic import atomic_write
 from ..rundir import RunDir
+from .checks import cas_section, privacy_section, walk_section
 from .plots import write_plots
+
+
+def _e(value) -> str:
+    """Any value from the run directory as HTML text: logs copied from elsewhere may hold markup."""
+    return html.escape(str(value))
 
 
 def _img(path: Path, alt: str, width: int | None = None) -> str:
@@ -51,6 +57,46 @@ def _metrics_table(metrics: dict) -> str:
     return f"<table><tr><th>metric</th><th>model</th><th>real-vs-real floor</th></tr>{rows}</table>"
 
 
+def _provenance(metrics: dict) -> str:
+    """What the metrics were measured with: n, the reference split and its size, the evaluator's
+    sha256, and the small-n warning (metrics.evaluate.PROVENANCE_KEYS; not imported: no torch here)."""
+    def esc(v) -> str:
+        return html.escape(str(v))
+
+    parts = []
+    if "reference_split" in metrics:
+        parts.append(f"n={esc(metrics.get('n'))} generated samples · reference: {esc(metrics['reference_split'])} "
+                     f"split ({esc(metrics.get('reference', ''))}), {esc(metrics.get('reference_size'))} images "
+                     f"({esc(metrics.get('reference_n'))} in the FID/KID subset)")
+    for prefix, name in (("", "evaluator"), ("inception_", "Inception-v3")):
+        if prefix + "evaluator_sha256" in metrics:
+            parts.append(f"{name} {esc(metrics.get(prefix + 'evaluator', ''))} sha256 "
+                         f"<code>{esc(metrics[prefix + 'evaluator_sha256'])}</code>")
+    out = f"<p>{' · '.join(parts)}</p>" if parts else ""
+    if metrics.get("small_n_warning"):
+        out += (f"<p class='warn'>Warning: FID/KID from n={esc(metrics.get('n'))} samples (fewer than 2048) are "
+                "biased and not comparable with figures at a larger n.</p>")
+    return out
+
+
+_ACTIONS = ("diverged", "rollback", "early_stop", "interrupted", "resume", "budget_spent")
+
+
+def _describe(e: dict) -> str:
+    kind, step = e["event"], e.get("step")
+    if kind == "rollback":
+        changes = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                            for k, v in e.get("changes", {}).items())
+        return f"step {step}: rollback #{e.get('rollbacks')} ({e.get('reason')}) to step {e.get('to_step')} " \
+               f"from {e.get('checkpoint')}, with {changes}"
+    if kind == "diverged":
+        return f"step {step}: {e.get('network')}'s {e.get('quantity')} not finite (loss {e.get('loss')})"
+    if kind == "early_stop":
+        return f"step {step}: early stop, best FID {e.get('best_fid')} not beaten in " \
+               f"{e.get('evaluations_without_improvement')} evaluations"
+    return f"step {step}: {kind.replace('_', ' ')}"
+
+
 def build_report(run: RunDir) -> str:
     cfg = json.loads(run.config_file.read_text())
     stats = run.stats()
@@ -58,23 +104,32 @@ def build_report(run: RunDir) -> str:
     last = stats[-1] if stats else {}
     grids = [e for e in events if e.get("event") == "samples" and "fixed" in e]
     warnings = [e for e in events if e.get("event") == "warning"]
+    actions = [e for e in events if e.get("event") in _ACTIONS]
     title = f"gankit run {run.path.name}"
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p>preset <b>{html.escape(str(cfg.get('preset')))}</b> · dataset <b>{html.escape(cfg['data']['dataset'])}</b>"
-             f" · {last.get('step', 0)} steps · epoch {last.get('epoch', 0)} · {last.get('time', 0)} s"
-             f" · {last.get('img_per_s', 0)} img/s (last interval)</p>"]
+             f" · {_e(last.get('step', 0))} steps · epoch {_e(last.get('epoch', 0))} · {_e(last.get('time', 0))} s"
+             f" · {_e(last.get('img_per_s', 0))} img/s (last interval)</p>"]
+    if "resolution" in last:  # a growing model (progan): where its schedule stood at the last row
+        parts.append(f"<p>resolution <b>{_e(last['resolution'])} px</b> (fade-in alpha {_e(last.get('alpha'))})</p>")
     if grids:
         final = grids[-1]
-        parts.append(f"<h2>Samples after epoch {final['epoch']} (fixed noise)</h2>")
+        parts.append(f"<h2>Samples after epoch {_e(final['epoch'])} (fixed noise)</h2>")
         parts.append(_img(run.path / final["fixed"], "final samples", 420))
         if "classes" in final:
             parts.append("<h3>One row per class</h3>" + _img(run.path / final["classes"], "per-class samples", 420))
     metrics_file = run.path / "metrics.json"
     if metrics_file.is_file():
-        parts.append("<h2>Evaluation</h2>" + _metrics_table(json.loads(metrics_file.read_text())))
+        metrics = json.loads(metrics_file.read_text())
+        if any(k not in ("cas", "privacy") for k in metrics):  # not when it holds only --cas/--privacy results
+            parts.append("<h2>Evaluation</h2>" + _provenance(metrics) + _metrics_table(metrics))
+        parts.append(cas_section(metrics.get("cas")) + privacy_section(metrics.get("privacy"), run.path, _img))
+    parts.append(walk_section(run.path, _img))
     if warnings:
         parts.append("<h2>Warnings</h2><ul>" + "".join(
             f"<li>{html.escape(w.get('message', ''))}</li>" for w in warnings) + "</ul>")  # names its step
+    if actions:  # what the run did about its health, and kills and resumes
+        parts.append("<h2>Events</h2><ul>" + "".join(f"<li>{html.escape(_describe(e))}</li>" for e in actions) + "</ul>")
     parts.append("<h2>Curves</h2>")
     for png in sorted(run.plots.glob("*.png")):
         parts.append(_img(png, png.stem))
@@ -82,14 +137,14 @@ def build_report(run: RunDir) -> str:
         parts.append("<h2>Samples over time</h2><div class='grids'>")
         for g in grids:
             parts.append(f"<figure>{_img(run.path / g['fixed'], 'epoch %s' % g['epoch'], 200)}"
-                         f"<figcaption>epoch {g['epoch']} · step {g['step']}</figcaption></figure>")
+                         f"<figcaption>epoch {_e(g['epoch'])} · step {_e(g['step'])}</figcaption></figure>")
         parts.append("</div>")
     parts.append("<h2>Configuration</h2><p>Highlighted rows differ from the built-in defaults.</p>"
                  f"<table>{_config_rows(cfg)}</table>")
     style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px}"
              "tr.changed{background:#fff3c4}.grids{display:flex;flex-wrap:wrap;gap:8px}"
-             "figure{margin:0}figcaption{font-size:12px;text-align:center}")
+             "figure{margin:0}figcaption{font-size:12px;text-align:center}.warn{color:#a40}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
 

@@ -17,6 +17,8 @@ PANELS = {
     "accuracy.png": ("Discriminator accuracy", {"d_acc_real": "D acc on real", "d_acc_fake": "D acc on fake",
                                                 "g_fool_rate": "G fool rate"}),
     "grad_norms.png": ("Gradient norms", {"grad_norm_d": "|grad D|", "grad_norm_g": "|grad G|"}),
+    # growing models (progan) only: the other runs' rows have no resolution, so no panel
+    "resolution.png": ("Progressive growing", {"resolution": "resolution (px)"}),
 }
 
 

@@ -137,6 +137,9 @@ def prepare_dir(study: Study, out: str | None, storage: str | None) -> Path:
         if have.get("study") != wanted["study"]:
             raise GankitError(f"{study_dir} holds a different study (other axes, budget or --set); "
                               "give another --out, or the same study and options to resume it")
+    elif (study_dir / "config.json").is_file():
+        raise GankitError(f"--out {study_dir}: is a run directory, not a study directory; give a new folder "
+                          "(default studies/STUDY) or an existing study directory to resume")
     elif study_dir.exists() and any(study_dir.iterdir()):
         raise GankitError(f"{study_dir} exists and is not a study directory; give another --out")
     else:

@@ -1,0 +1,33 @@
+"""Tiny real runs for the tests of what comes after training (synthetic datasets, latent walks,
+CAS, privacy): a few steps of a small DCGAN on 256 real Fashion-MNIST images.  What those
+tests check is plumbing and bookkeeping, which an untrained generator exercises as well as a
+good one, so a handful of steps is enough and keeps each module's setup to seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")  # as tests/conftest.py's fashion_dir
+TINY = ["data.limit=256", "model.g_width=8", "model.d_width=8", "train.batch_size=32", "train.max_steps=4",
+        "train.log_every=2", "train.progress=false", "train.tensorboard=false"]
+
+
+def tiny_run(root: Path, conditional: bool, cache: Path):
+    """Train a tiny run under `root` (module-scoped fixtures call this before the per-test cache
+    isolation of conftest.py, so the cache is isolated here too); skips without the data."""
+    from gankit.configure import build_config
+    from gankit.rundir import create_run_dir
+    from gankit.train import train
+
+    if not (FASHION / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("Debian package dataset-fashion-mnist not installed")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANKIT_CACHE", str(cache))
+        mp.delenv("GANKIT_DATA", raising=False)
+        cfg = build_config(sets=TINY + [f"model.conditional={str(conditional).lower()}"])
+        run = create_run_dir(root, "cond" if conditional else "uncond")
+        run.write_config(cfg)
+        train(cfg, run, data_dir=str(FASHION))
+    return run
