@@ -177,3 +177,16 @@ def pixel_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
     mean square.  ProGAN's G uses it instead of batch norm, so no sample depends on the rest
     of the batch and feature magnitudes cannot escalate between G and D."""
     return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + eps)
+
+
+def base_and_doublings(size: int, cannot: str) -> tuple[int, int]:
+    """(b, n) with size = b * 2**n, 4 <= b <= 7 and n >= 1 (28 -> 7x7, 32 and 64 -> 4x4): where a
+    growing generator starts.  `cannot` opens the error, e.g. "progan cannot grow to a 30px image"."""
+    b, n = size, 0
+    while b % 2 == 0 and b // 2 >= 4:
+        b //= 2
+        n += 1
+    if n == 0 or b > 7:
+        raise GankitError(f"{cannot}; use a resolution of 4..7 times a power of two (28, 32, 64, ...) via "
+                          "data.resolution")
+    return b, n

@@ -27,19 +27,12 @@ from torch import Tensor, nn
 
 from ..config import ModelConfig
 from ..errors import GankitError
-from .layers import EqualizedConv2d, EqualizedLinear, MinibatchStd, activation, pixel_norm
+from .layers import EqualizedConv2d, base_and_doublings, EqualizedLinear, MinibatchStd, activation, pixel_norm
 
 
 def stages(size: int) -> tuple[int, int]:
     """(b, n) with size = b * 2**n, 4 <= b <= 7 and n >= 1: the first resolution and the doublings."""
-    b, n = size, 0
-    while b % 2 == 0 and b // 2 >= 4:
-        b //= 2
-        n += 1
-    if n == 0 or b > 7:
-        raise GankitError(f"progan cannot grow to a {size}px image; use a resolution of 4..7 times a power "
-                          "of two (28, 32, 64, ...) via data.resolution")
-    return b, n
+    return base_and_doublings(size, f"progan cannot grow to a {size}px image")
 
 
 def schedule(step: int, grow_steps: int, n_stages: int) -> tuple[int, float]:

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from ..config import ModelConfig
 from ..errors import GankitError
 from .dcgan import _D_SN, Discriminator, _init
-from .layers import activation, maybe_sn, pixel_norm
+from .layers import activation, base_and_doublings, maybe_sn, pixel_norm
 
 MAPPING_LR_MUL = 0.01  # StyleGAN's: the mapping learns 100x slower than the synthesis, for stability
 W_AVG_BETA = 0.995  # per training forward; the average is a plain running mean for the first 200 updates
@@ -46,14 +46,7 @@ NOISE_MODES = ("auto", "random", "const", "none")
 
 def start_resolution(size: int) -> tuple[int, int]:
     """(s0, n) with size = s0 * 2**n, 4 <= s0 <= 7 and n >= 1 (28 -> 7x7, 32 and 64 -> 4x4)."""
-    s, n = size, 0
-    while s % 2 == 0 and s // 2 >= 4:
-        s //= 2
-        n += 1
-    if n == 0 or s > 7:
-        raise GankitError(f"stylegan-lite cannot build a {size}px model; use a resolution of 4..7 times a "
-                          "power of two (28, 32, 64, ...) via data.resolution")
-    return s, n
+    return base_and_doublings(size, f"stylegan-lite cannot build a {size}px model")
 
 
 class EqualLinear(nn.Module):
