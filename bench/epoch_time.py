@@ -5,7 +5,10 @@ not timed) and extrapolates to one epoch: steps_per_epoch x seconds per step.  F
 epochs of the slow presets take up to an hour here, so the window is the measurement.
 
     python bench/epoch_time.py [--steps 40] [--warmup 5] [--presets dcgan,fashion-tf2]
-        [--catdog-zip PATH] [--mnist-dir DIR]
+        [--catdog-zip PATH] [--mnist-dir DIR] [--set KEY=VALUE ...]
+
+`--set` applies to every listed preset, e.g. `--presets progan --set model.grow_steps=0` times
+progan at its final resolution (0: the last stage from step 0).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ def main() -> None:
                     help="cifar-catdog runs on this zip when the CIFAR-10 binary is not present")
     ap.add_argument("--mnist-dir", default=None, help="data dir for MNIST (default: lookup order)")
     ap.add_argument("--mnist-split", default="train")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config override for every preset (repeatable)")
     args = ap.parse_args()
     quiet = ["train.progress=false", "train.tensorboard=false", "train.sample_every=10000",
              "train.checkpoint_every=10000", "train.log_every=10"]
@@ -49,7 +54,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as out:
         for name in args.presets.split(","):
-            sets = list(quiet)
+            sets = list(quiet) + args.sets
             data_dir = None
             if name == "cifar-catdog":
                 sets += ["data.dataset=folder", f"data.path={args.catdog_zip}"]
@@ -64,7 +69,8 @@ def main() -> None:
             # an epoch of the real dataset (mnist-study here may only have the 10k test split)
             full = {"mnist-study": 60000, "cifar-catdog": 10000}.get(name, n)
             steps = full // cfg.train.batch_size
-            print(f"| {name} | {cfg.train.batch_size} | {full} | {s:.3f} | {steps * s:.0f} | "
+            label = " ".join([name, *args.sets])
+            print(f"| {label} | {cfg.train.batch_size} | {full} | {s:.3f} | {steps * s:.0f} | "
                   f"{cfg.train.batch_size / s:.0f} |", flush=True)
 
 

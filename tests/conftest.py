@@ -25,7 +25,7 @@ SHARED = Path(os.environ.get("GANKIT_SHARED_DATASETS", REPO.parent / "shared" / 
 FASHION_SYSTEM = Path("/usr/share/datasets/fashion-mnist")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_datasets() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"real test datasets not present at {SHARED}")

@@ -29,14 +29,12 @@ def sets(*extra: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def mnist_run(tmp_path_factory):
+def mnist_run(tmp_path_factory, shared_datasets):
     """A tiny real MNIST run (test split, 64 digits, 4 steps) with an EMA G: the source, trained
     once for this file's tests (they only read it)."""
-    from conftest import SHARED
-
-    mnist = SHARED / "mnist"
+    mnist = shared_datasets / "mnist"
     if not (mnist / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"MNIST test split not in {SHARED}")
+        pytest.skip(f"MNIST test split not in {shared_datasets}")
     root = tmp_path_factory.mktemp("source")
     with pytest.MonkeyPatch.context() as mp:  # conftest's per-test cache isolation, for this module fixture
         mp.setenv("GANKIT_CACHE", str(root / "cache"))

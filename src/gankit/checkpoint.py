@@ -110,7 +110,8 @@ def _state(meta: dict[str, str], tensors: dict[str, Any], path: Path) -> dict[st
     """The nested state from the metadata's skeleton; a damaged or forged skeleton (bad JSON, a
     placeholder naming no tensor, nesting deeper than Python recurses) is one GankitError."""
     if "gankit" not in meta:
-        raise GankitError(f"{path}: safetensors file without gankit metadata; not a gankit checkpoint")
+        raise GankitError(f"{path}: a safetensors file without gankit metadata, not a gankit checkpoint; "
+                          "give a checkpoint gankit wrote (RUN/checkpoints/last.safetensors)")
     try:
         state = _unflatten(json.loads(meta["gankit"]), tensors)
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:

@@ -54,7 +54,7 @@ def generate(run_dir: str, n: int | None = 64, seed: int = 0, cls: str | None = 
         counts = ", ".join(f"{k} {v}" for k, v in m["per_class"].items())
         return f"wrote a synthetic dataset of {m['n']} images ({counts}) to {dataset}"
     if gif is not None:
-        return walk(gen, run_dir, interpolate or 8, seed, gif, cls)
+        return walk(gen, run_dir, 8 if interpolate is None else interpolate, seed, gif, cls)
     classes = None
     if cls is not None:
         if not cfg.model.conditional:
