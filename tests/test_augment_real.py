@@ -11,8 +11,9 @@ from gankit.config import DataConfig
 from gankit.configure import build_config
 from gankit.errors import GankitError, GankitWarning
 from gankit.imageio import to_float
-from gankit.rundir import create_run_dir, load_run
+from gankit.rundir import create_run_dir
 from gankit.train import epoch_order, train
+from tiny_runs import whole_and_resumed
 
 
 def batch(n: int = 16, h: int = 12, w: int = 12) -> torch.Tensor:
@@ -128,17 +129,6 @@ def test_d_sees_augmented_reals_in_training(tmp_path, fashion_dir, monkeypatch):
 @pytest.mark.filterwarnings("ignore:data.augment=")  # rotations on clothes: expected here
 def test_a_resumed_run_draws_the_same_augmentations(tmp_path, fashion_dir):
     sets = TINY + ["data.augment=hflip,rotate,translate"]
-    whole_cfg = build_config(sets=sets + ["train.epochs=2"])
-    whole = create_run_dir(tmp_path, "whole")
-    whole.write_config(whole_cfg)
-    train(whole_cfg, whole, data_dir=str(fashion_dir))
-    cfg = build_config(sets=sets + ["train.epochs=1"])
-    part = create_run_dir(tmp_path, "part")
-    part.write_config(cfg)
-    train(cfg, part, data_dir=str(fashion_dir))
-    cfg.train.epochs = 2
-    part.write_config(cfg)
-    train(cfg, part, data_dir=str(fashion_dir), resume=True)
-    a, b = load_run(whole.path), load_run(part.path)
+    a, b = whole_and_resumed(tmp_path, sets, str(fashion_dir))
     for k, v in a.D.state_dict().items():
         assert torch.equal(v, b.D.state_dict()[k]), k

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from gankit.config import OptimConfig
+from gankit.clock import Clock
 from gankit.optim import OPTIMIZERS, make_optimizers, make_schedulers
 
 
@@ -68,3 +69,18 @@ def test_linear_decay_to_zero():
     assert og.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
     assert od.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
     assert lrs == sorted(lrs, reverse=True)
+
+
+def test_linear_decay_under_a_budget_scales_the_lrs_by_the_share_left():
+    cfg = OptimConfig(lr_decay="linear", g_lr=1e-3, d_lr=2e-3)
+    og, od = make_optimizers(*nets(), cfg)
+    clock = Clock(budget=100.0)
+    scheds = make_schedulers(og, od, cfg, total_steps=10 ** 6, clock=clock)
+    for before, share_left in ((25.0, 0.75), (90.0, 0.10), (150.0, 0.0)):
+        clock.start(before)
+        og.step()
+        od.step()
+        for s in scheds:
+            s.step()
+        assert og.param_groups[0]["lr"] == pytest.approx(1e-3 * share_left, abs=1e-7)
+        assert od.param_groups[0]["lr"] == pytest.approx(2e-3 * share_left, abs=1e-7)

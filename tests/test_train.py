@@ -14,8 +14,9 @@ from PIL import Image
 from gankit.checkpoint import load_state
 from gankit.cli import main
 from gankit.configure import build_config
-from gankit.rundir import create_run_dir, load_run, read_jsonl
+from gankit.rundir import create_run_dir, read_jsonl
 from gankit.train import train
+from tiny_runs import whole_and_resumed
 
 TINY = ["data.limit=256", "model.g_width=8", "model.d_width=8", "train.batch_size=32",
         "train.log_every=2", "train.progress=false"]
@@ -70,7 +71,7 @@ def test_generate_rebuilds_the_model_from_the_checkpoint_alone(tiny_run, tmp_pat
 
 
 def test_interrupt_then_resume_reaches_the_same_step_and_keeps_logs(tmp_path, fashion_dir):
-    cfg = build_config(sets=TINY + ["train.epochs=3"])
+    cfg = build_config(sets=TINY + ["train.epochs=10"])
     run = create_run_dir(tmp_path / "runs", "resume")
     run.write_config(cfg)
     # a SIGINT shortly after training starts: the loop finishes its step, saves, returns
@@ -80,35 +81,25 @@ def test_interrupt_then_resume_reaches_the_same_step_and_keeps_logs(tmp_path, fa
         first = train(cfg, run, data_dir=str(fashion_dir))
     finally:
         timer.cancel()
-    if not first["interrupted"]:
+    total = 10 * 8  # 10 epochs of 8 steps: long enough that the signal lands mid-run on a loaded machine
+    if not first["interrupted"] or first["step"] == total:
         pytest.skip("the machine was too fast to interrupt mid-run")
     stopped = first["step"]
-    assert 0 < stopped < 24
+    assert 0 < stopped < total
     assert load_state(run.last_checkpoint)["step"] == stopped
     rows_before = run.stats()
     assert main(["train", "--resume", str(run.path)]) == 0
-    assert load_state(run.last_checkpoint)["step"] == 24
+    assert load_state(run.last_checkpoint)["step"] == total
     rows = run.stats()
     assert rows[: len(rows_before)] == rows_before  # earlier logs kept as they were
     steps = [r["step"] for r in rows]
-    assert steps == sorted(set(steps)) and steps[-1] == 24
+    assert steps == sorted(set(steps)) and steps[-1] == total
     assert any(e["event"] == "resume" for e in run.events())
 
 
 def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, fashion_dir):
-    sets = TINY + ["data.limit=128", "train.epochs=2", "train.checkpoint_every=1", "train.tensorboard=false"]
-    cfg = build_config(sets=sets)
-    whole = create_run_dir(tmp_path / "r", "whole")
-    whole.write_config(cfg)
-    train(cfg, whole, data_dir=str(fashion_dir))
-    half_cfg = build_config(sets=sets[:-2] + ["train.epochs=1", "train.tensorboard=false"])
-    part = create_run_dir(tmp_path / "r", "part")
-    part.write_config(half_cfg)
-    train(half_cfg, part, data_dir=str(fashion_dir))
-    half_cfg.train.epochs = 2
-    part.write_config(half_cfg)
-    train(half_cfg, part, data_dir=str(fashion_dir), resume=True)
-    a, b = load_run(whole.path), load_run(part.path)
+    sets = TINY + ["data.limit=128", "train.checkpoint_every=1", "train.tensorboard=false"]
+    a, b = whole_and_resumed(tmp_path / "r", sets, str(fashion_dir))
     for k, v in a.G.state_dict().items():
         assert torch.equal(v, b.G.state_dict()[k]), k
 
@@ -239,16 +230,21 @@ def test_conditional_on_unlabelled_images_fails_before_a_run_directory_exists(tm
     assert not out.exists() or not any(p.name[0].isdigit() for p in out.iterdir())
 
 
-def test_a_budget_ends_training_with_the_final_grid_and_checkpoint(tmp_path, fashion_dir, monkeypatch):
-    import gankit.train as train_mod
+def fake_clock(monkeypatch) -> None:
+    """Each perf_counter call is 0.1 s later: a budget runs out after a known amount of work."""
+    import gankit.clock
 
     clock = {"t": 0.0}
 
-    def fake_clock():  # each call is 0.1 s later: the budget runs out after a known number of steps
+    def tick():
         clock["t"] += 0.1
         return clock["t"]
 
-    monkeypatch.setattr(train_mod.time, "perf_counter", fake_clock)
+    monkeypatch.setattr(gankit.clock.time, "perf_counter", tick)
+
+
+def test_a_budget_ends_training_with_the_final_grid_and_checkpoint(tmp_path, fashion_dir, monkeypatch):
+    fake_clock(monkeypatch)
     cfg = build_config(sets=TINY + ["train.epochs=50", "train.budget=2s", "train.tensorboard=false"])
     run = create_run_dir(tmp_path / "runs", "budget")
     run.write_config(cfg)
@@ -265,6 +261,26 @@ def test_a_budget_ends_training_with_the_final_grid_and_checkpoint(tmp_path, fas
     assert train(cfg, run, data_dir=str(fashion_dir), resume=True)["step"] == summary["step"]
     cfg.train.budget = "4s"
     assert train(cfg, run, data_dir=str(fashion_dir), resume=True)["step"] > summary["step"]
+
+
+def test_linear_lr_decay_under_a_budget_follows_the_clock_to_zero(tmp_path, fashion_dir, monkeypatch):
+    """With train.budget, lr_decay=linear reaches 0 when the budget is spent, not after the
+    (never reached) last step of train.epochs; without decay the lr stays put."""
+    rows = {}
+    for decay in ("linear", "none"):
+        fake_clock(monkeypatch)
+        cfg = build_config(sets=TINY + ["train.epochs=50", "train.budget=3s", "train.log_every=1",
+                                        "train.tensorboard=false", f"optim.lr_decay={decay}", "optim.g_lr=1e-3"])
+        run = create_run_dir(tmp_path / "runs", decay)
+        run.write_config(cfg)
+        train(cfg, run, data_dir=str(fashion_dir))
+        rows[decay] = [r["lr_g"] for r in run.stats() if "lr_g" in r]
+    lin = rows["linear"]
+    assert lin[0] > 0.7e-3 and lin[-1] < 0.25e-3  # from near the base lr to near 0 within the budget
+    assert lin == sorted(lin, reverse=True)
+    # by steps alone (50 epochs of 8 steps) the lr would still be above 0.9e-3 here
+    assert len(lin) < 0.1 * 50 * 8
+    assert set(rows["none"]) == {1e-3}
 
 
 def test_bf16_mixed_precision_trains_in_bf16_and_keeps_fp32_weights(tmp_path, fashion_dir, monkeypatch):

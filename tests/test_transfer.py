@@ -1,6 +1,7 @@
 """Starting from trained weights: --init-from (MNIST test split -> Fashion-MNIST, both real),
 FreezeD (model.freeze_d_layers) and the evaluator D (model.d_init=evaluator)."""
 
+import html
 import json
 
 import numpy as np
@@ -82,6 +83,10 @@ def test_train_init_from_with_frozen_d_blocks(mnist_run, fashion_dir, tmp_path):
     assert not torch.equal(now["G"]["fc.weight"], src["G"]["fc.weight"])
     n_params = len(list(build_models(build_config(sets=TINY).model, (1, 28, 28), 10)[1].parameters()))
     assert len(now["opt_D"]["param_groups"][0]["params"]) == n_params - 2  # the frozen weight and bias left out
+    # the report's Events section says where the weights came from
+    report = (run / "report.html").read_text()
+    source = str((mnist_run / "checkpoints" / "last.safetensors").resolve())
+    assert f"<li>step 0: G and D from {html.escape(source)} (its step 4, mnist), 1 D blocks frozen</li>" in report
 
 
 def test_a_source_that_does_not_fit_is_one_line_naming_the_layers_and_writes_nothing(mnist_run, fashion_dir,

@@ -31,3 +31,24 @@ def tiny_run(root: Path, conditional: bool, cache: Path):
         run.write_config(cfg)
         train(cfg, run, data_dir=str(FASHION))
     return run
+
+
+def whole_and_resumed(root: Path, sets: list[str], data_dir: str, preset: str | None = None):
+    """The same config trained for 2 epochs in one go and for 1 epoch then resumed to 2: the two
+    runs, loaded (LoadedRun), for tests that resume is bit-identical."""
+    from gankit.configure import build_config
+    from gankit.rundir import create_run_dir, load_run
+    from gankit.train import train
+
+    whole_cfg = build_config(preset=preset, sets=sets + ["train.epochs=2"])
+    whole = create_run_dir(root, "whole")
+    whole.write_config(whole_cfg)
+    train(whole_cfg, whole, data_dir=data_dir)
+    cfg = build_config(preset=preset, sets=sets + ["train.epochs=1"])
+    part = create_run_dir(root, "part")
+    part.write_config(cfg)
+    train(cfg, part, data_dir=data_dir)
+    cfg.train.epochs = 2
+    part.write_config(cfg)
+    train(cfg, part, data_dir=data_dir, resume=True)
+    return load_run(whole.path), load_run(part.path)

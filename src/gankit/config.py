@@ -85,7 +85,7 @@ class OptimConfig:
     beta1: float = 0.5  # adam first-moment decay (DCGAN: 0.5)
     beta2: float = 0.999  # adam second-moment decay
     momentum: float = 0.0  # sgd / rmsprop
-    lr_decay: str = "none"  # none | linear (to 0 at the last step)
+    lr_decay: str = "none"  # none | linear (to 0 at the last step, or when train.budget is spent)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
+from .clock import Clock
 from .config import OptimConfig
 from .errors import GankitError
 
@@ -52,12 +53,15 @@ def make_optimizers(G: nn.Module, D: nn.Module, cfg: OptimConfig) -> tuple[Optim
 
 
 def make_schedulers(
-    opt_g: Optimizer, opt_d: Optimizer, cfg: OptimConfig, total_steps: int
+    opt_g: Optimizer, opt_d: Optimizer, cfg: OptimConfig, total_steps: int, clock: Clock | None = None
 ) -> list[LambdaLR]:
     """Schedulers to `.step()` once per G step (D's too, whatever n_critic is).
 
     `none` gives an empty list; `linear` scales both lrs by 1 - step / total_steps, so the
-    lr is 0 after the last step.
+    lr is 0 after the last step, or, under a wall-clock budget (a `clock` with one), by
+    1 - the share of the budget spent, so it is 0 when the budget is.  The budget's form
+    follows the clock, so a run's lrs depend on its speed: runs under a budget are not
+    bit-reproducible anyway (where they stop depends on it too).
     """
     if cfg.lr_decay == "none":
         return []
@@ -66,6 +70,8 @@ def make_schedulers(
     total = max(1, int(total_steps))
 
     def factor(step: int) -> float:
+        if clock is not None and clock.budget > 0:
+            return max(0.0, 1.0 - clock.fraction())
         return max(0.0, 1.0 - step / total)
 
     return [LambdaLR(opt_g, factor), LambdaLR(opt_d, factor)]

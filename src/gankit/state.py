@@ -26,6 +26,7 @@ from .config import Config
 from .data import ImageData
 from .ema import EMA
 from .models import build_models
+from .clock import Clock
 from .optim import make_optimizers, make_schedulers
 from .precision import make_scaler
 from .rng import get_rng_states, set_rng_states
@@ -59,8 +60,10 @@ class TrainingState:
     rollbacks: int = 0  # divergence and collapse rollbacks so far (train.max_rollbacks)
 
     @classmethod
-    def create(cls, cfg: Config, data: ImageData, device: torch.device | str, total_steps: int) -> "TrainingState":
-        """A fresh state for training cfg on data; seeds torch's RNG first, so weights are reproducible."""
+    def create(cls, cfg: Config, data: ImageData, device: torch.device | str, total_steps: int,
+               clock: Clock | None = None) -> "TrainingState":
+        """A fresh state for training cfg on data; seeds torch's RNG first, so weights are reproducible.
+        `clock`: the run's training clock, which a linear lr decay under train.budget follows."""
         t = cfg.train
         torch.manual_seed(t.seed)
         img_shape = tuple(int(s) for s in data.images.shape[1:])
@@ -69,7 +72,7 @@ class TrainingState:
         G.to(device)
         D.to(device)
         opt_g, opt_d = make_optimizers(G, D, cfg.optim)
-        schedulers = make_schedulers(opt_g, opt_d, cfg.optim, max(1, g_steps(total_steps, t.n_critic)))
+        schedulers = make_schedulers(opt_g, opt_d, cfg.optim, max(1, g_steps(total_steps, t.n_critic)), clock)
         ema = EMA(G, t.ema_decay, t.ema_start) if t.ema else None
         dev = torch.device(device)
         return cls(cfg, img_shape, list(data.class_names), label_prior(data.labels, num_classes), G, D, ema,

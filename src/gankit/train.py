@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 from dataclasses import dataclass, field
 
 import torch
 
 from .atomic import stale_temps
 from .augment_real import augment_real, warn_leaks
+from .clock import Clock
 from .config import Config, budget_seconds
 from .data import ImageData, load_dataset
 from .distributed import Dist, agree, check_batch, place, rank_seed, shard, wrap
@@ -92,7 +92,8 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
     total_steps = t.epochs * steps_per_epoch if not t.max_steps else min(t.max_steps, t.epochs * steps_per_epoch)
     check_amp(t.amp, device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed shapes: cuDNN may pick its fastest kernels
-    state = TrainingState.create(cfg, data, device, total_steps)
+    clock = Clock(budget_seconds(t.budget))  # started after a resume restores the seconds spent
+    state = TrainingState.create(cfg, data, device, total_steps, clock)
     if not resume:  # train.init_from / model.d_init=evaluator, before DDP copies rank 0's weights
         initialise(state, cfg, data, log=run.log_event if dist.main else None)
     G, D, opt_g, opt_d = state.G, state.D, state.opt_g, state.opt_d
@@ -120,10 +121,8 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
             run.log_event("resume", step=state.step, world_size=dist.world, **({"rng_not_restored": lost} if lost else {}))
     rank_seed(t.seed, dist, state.step)  # dropout, DiffAugment, instance noise: a stream per rank
 
-    budget, clock, spent_before = budget_seconds(t.budget), time.perf_counter(), state.seconds
-
-    def spent() -> float:  # training seconds over every session of this run
-        return spent_before + time.perf_counter() - clock
+    clock.start(state.seconds)
+    spent = clock.spent  # training seconds over every session of this run
 
     saved_step = state.step if resume else None  # the step of the last good checkpoint
     saved_at = spent()  # when it was saved (train.checkpoint_every_minutes)
@@ -169,7 +168,7 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
     D.train()
     if dist.main and t.on_divergence == "rollback" and saved_step is None:
         checkpoint()  # step 0: a run that diverges early has somewhere to return to
-    out_of_time, = agree(budget > 0 and spent() >= budget, dist=dist)  # a resumed run may have spent it already
+    out_of_time, = agree(clock.time_up(), dist=dist)  # a resumed run may have spent it already
     stopped_early = pending_save = False
     with Interrupt() as interrupt:
         while state.step < total_steps and not interrupt.requested and not out_of_time and not stopped_early:
@@ -238,7 +237,7 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
 
                 # health: a non-finite loss every step; gradients and weights at log rows and before saving
                 due = dist.main and save_due(step)
-                time_up = budget > 0 and spent() >= budget
+                time_up = clock.time_up()
                 check = (log.last_row is not None or due or i == steps_per_epoch or step >= total_steps
                          or interrupt.requested or time_up)
                 diag = divergence(state, d.total, g_loss, check)

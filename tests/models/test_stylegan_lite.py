@@ -18,6 +18,7 @@ from gankit.models.stylegan_lite import ModulatedConv, start_resolution
 from gankit.rundir import create_run_dir, load_run
 from gankit.state import TrainingState
 from gankit.train import train
+from tiny_runs import whole_and_resumed
 
 SMALL = dict(name="stylegan-lite", z_dim=16, w_dim=16, mapping_layers=2, g_width=4, d_width=4)
 
@@ -242,18 +243,7 @@ def test_resume_of_a_stylegan_run_is_bit_identical(tmp_path, fashion_dir):
     # noise inputs and style mixing draw from torch's RNG in training; sampling grids at
     # epoch ends must not (eval mode uses the constant noise), or resume would diverge
     sets = TINY + ["train.checkpoint_every=1"]
-    whole_cfg = build_config(preset="stylegan-lite", sets=sets + ["train.epochs=2"])
-    whole = create_run_dir(tmp_path / "r", "whole")
-    whole.write_config(whole_cfg)
-    train(whole_cfg, whole, data_dir=str(fashion_dir))
-    cfg = build_config(preset="stylegan-lite", sets=sets + ["train.epochs=1"])
-    part = create_run_dir(tmp_path / "r", "part")
-    part.write_config(cfg)
-    train(cfg, part, data_dir=str(fashion_dir))
-    cfg.train.epochs = 2
-    part.write_config(cfg)
-    train(cfg, part, data_dir=str(fashion_dir), resume=True)
-    a, b = load_run(whole.path), load_run(part.path)
+    a, b = whole_and_resumed(tmp_path / "r", sets, str(fashion_dir), preset="stylegan-lite")
     for k, v in a.G.state_dict().items():
         assert torch.equal(v, b.G.state_dict()[k]), k
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..errors import GankitError
-from .layers import Dropout, MinibatchDiscrimination, MinibatchStd, activation, maybe_sn, norm2d
+from .layers import Dropout, MinibatchDiscrimination, MinibatchStd, activation, maybe_sn, norm2d, projection_logit
 
 # layer types spectral norm applies to in each net (set by model.g/d_spectral_norm); it is applied
 # in build_dcgan after the N(0, 0.02) initialisation, so the power-iteration vectors computed at
@@ -105,12 +105,7 @@ class Discriminator(nn.Module):
         h = fmap.flatten(1)
         if self.mbd is not None:
             h = self.mbd(h)
-        logit = self.out(h).squeeze(1)
-        if self.embed is not None:
-            if y is None:
-                raise ValueError("conditional discriminator needs labels y")
-            logit = logit + (self.embed(y) * fmap.sum((2, 3))).sum(1)
-        return logit
+        return projection_logit(self.out(h).squeeze(1), self.embed, fmap.sum((2, 3)), y)
 
 
 def _init(m: nn.Module) -> None:

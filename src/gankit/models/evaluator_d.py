@@ -23,7 +23,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..errors import GankitError
 from .dcgan import _stages
-from .layers import Dropout
+from .layers import Dropout, projection_logit
 
 
 def evaluator_d_widths(cfg: ModelConfig, size: int) -> list[int]:
@@ -60,9 +60,4 @@ class EvaluatorD(nn.Module):
         h = self.body(x)
         if self.drop is not None:
             h = self.drop(h)
-        logit = self.out(h).squeeze(1)
-        if self.embed is not None:
-            if y is None:
-                raise ValueError("conditional discriminator needs labels y")
-            logit = logit + (self.embed(y) * h).sum(1)
-        return logit
+        return projection_logit(self.out(h).squeeze(1), self.embed, h, y)

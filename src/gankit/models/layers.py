@@ -172,6 +172,16 @@ class EqualizedLinear(nn.Module):
         return f"in_features={i}, out_features={o}, scale={self.scale:.4g}"
 
 
+def projection_logit(logit: Tensor, embed: nn.Embedding | None, h: Tensor, y: Tensor | None) -> Tensor:
+    """A projection discriminator's output (Miyato & Koyama 2018): logit + embed(y)·h for a
+    conditional D (`embed` set), the plain logit otherwise."""
+    if embed is None:
+        return logit
+    if y is None:
+        raise ValueError("conditional discriminator needs labels y")
+    return logit + (embed(y) * h).sum(1)
+
+
 def pixel_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
     """x / sqrt(mean over channels of x^2 + eps): every pixel's feature vector (dim 1) to unit
     mean square.  ProGAN's G uses it instead of batch norm, so no sample depends on the rest

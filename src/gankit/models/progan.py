@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from ..errors import GankitError
-from .layers import EqualizedConv2d, base_and_doublings, EqualizedLinear, MinibatchStd, activation, pixel_norm
+from .layers import (EqualizedConv2d, EqualizedLinear, MinibatchStd, activation, base_and_doublings, pixel_norm,
+                     projection_logit)
 
 
 def stages(size: int) -> tuple[int, int]:
@@ -176,12 +176,7 @@ class Discriminator(Growing):
             h = self.mbstd(h)
         h = self.act(self.conv_last(h))
         h = self.act(self.fc(h.flatten(1)))
-        logit = self.out(h).squeeze(1)
-        if self.embed is not None:
-            if y is None:
-                raise ValueError("conditional discriminator needs labels y")
-            logit = logit + (self.embed(y) * h).sum(1)
-        return logit
+        return projection_logit(self.out(h).squeeze(1), self.embed, h, y)
 
 
 def build_progan(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:

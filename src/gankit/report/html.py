@@ -79,7 +79,7 @@ def _provenance(metrics: dict) -> str:
     return out
 
 
-_ACTIONS = ("diverged", "rollback", "early_stop", "interrupted", "resume", "budget_spent")
+_ACTIONS = ("init_from", "d_init", "diverged", "rollback", "early_stop", "interrupted", "resume", "budget_spent")
 
 
 def _describe(e: dict) -> str:
@@ -91,6 +91,12 @@ def _describe(e: dict) -> str:
                f"from {e.get('checkpoint')}, with {changes}"
     if kind == "diverged":
         return f"step {step}: {e.get('network')}'s {e.get('quantity')} not finite (loss {e.get('loss')})"
+    if kind == "init_from":
+        return f"step 0: G and D from {e.get('source')} (its step {e.get('source_step')}, " \
+               f"{e.get('source_dataset')}), {e.get('frozen_d_blocks')} D blocks frozen"
+    if kind == "d_init":
+        return f"step 0: D's body from the {e.get('evaluator')} evaluator (sha256 {str(e.get('evaluator_sha256'))[:12]}), " \
+               f"{e.get('frozen_d_blocks')} D blocks frozen"
     if kind == "early_stop":
         return f"step {step}: early stop, best FID {e.get('best_fid')} not beaten in " \
                f"{e.get('evaluations_without_improvement')} evaluations"
