@@ -176,17 +176,21 @@ def unknown_option(tmp):
             "unknown config key 'train.batchsize' (did you mean train.batch_size?)")
 
 
-def unknown_option_in_file(tmp):
+def _config_file(tmp, text: str):
+    """`gankit train --config tmp/my.toml` holding `text`: (argv, the file)."""
     f = tmp / "my.toml"
-    f.write_text("[train]\nbatchsize = 8\n")
-    return _train(tmp, "--config", str(f)), (f"{f}: unknown config key 'train.batchsize' (did you mean "
-                                             "train.batch_size?)")
+    f.write_text(text)
+    return _train(tmp, "--config", str(f)), f
+
+
+def unknown_option_in_file(tmp):
+    argv, f = _config_file(tmp, "[train]\nbatchsize = 8\n")
+    return argv, f"{f}: unknown config key 'train.batchsize' (did you mean train.batch_size?)"
 
 
 def unknown_section_in_file(tmp):
-    f = tmp / "my.toml"
-    f.write_text("[trian]\nepochs = 1\n")
-    return _train(tmp, "--config", str(f)), f"{f}: unknown section [trian] (did you mean train?)"
+    argv, f = _config_file(tmp, "[trian]\nepochs = 1\n")
+    return argv, f"{f}: unknown section [trian] (did you mean train?)"
 
 
 def lr_zero(tmp):
@@ -224,22 +228,18 @@ def resolution_unbuildable(tmp):
 
 
 def malformed_toml(tmp):
-    f = tmp / "my.toml"
-    f.write_text("[train\nbatch_size = 32\n")
-    return _train(tmp, "--config", str(f)), (f"{f}: not valid TOML (Expected ']' at the end of a table declaration "
-                                             "(at line 1, column 7))")
+    argv, f = _config_file(tmp, "[train\nbatch_size = 32\n")
+    return argv, f"{f}: not valid TOML (Expected ']' at the end of a table declaration (at line 1, column 7))"
 
 
 def wrong_type_in_toml(tmp):
-    f = tmp / "my.toml"
-    f.write_text('[train]\nbatch_size = "big"\n')
-    return _train(tmp, "--config", str(f)), f"{f}: train.batch_size: expected an integer, got 'big'"
+    argv, f = _config_file(tmp, '[train]\nbatch_size = "big"\n')
+    return argv, f"{f}: train.batch_size: expected an integer, got 'big'"
 
 
 def wrong_type_bool_in_toml(tmp):
-    f = tmp / "my.toml"
-    f.write_text('[model]\nconditional = "maybe"\n')
-    return _train(tmp, "--config", str(f)), f"{f}: model.conditional: expected true or false, got 'maybe'"
+    argv, f = _config_file(tmp, '[model]\nconditional = "maybe"\n')
+    return argv, f"{f}: model.conditional: expected true or false, got 'maybe'"
 
 
 CASES = [missing_files, wrong_checksum, truncated_gzip, not_gzip, wrong_magic, counts_differ,

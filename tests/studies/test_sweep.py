@@ -118,12 +118,17 @@ def test_a_killed_worker_s_trial_resumes_from_its_checkpoint(fashion, tmp_path):
 
 
 def test_a_failing_trial_is_recorded_and_the_others_still_run(fashion, tmp_path, capsys):
-    # DCGAN cannot be built for 30x30 images: this variant fails when its trial starts
-    study = tiny_study(axes={"v": {"variants": {"ok": {}, "broken": {"data.resolution": 30}}}})
+    # DCGAN cannot be built for 30x30 images, and a transfer source that does not exist cannot be
+    # loaded: these variants fail when their trials start (before training), with `gankit train`'s line
+    nope = tmp_path / "no-such-run"
+    study = tiny_study(axes={"v": {"variants": {"ok": {}, "broken": {"data.resolution": 30},
+                                                "no source": {"train.init_from": str(nope)}}}})
     out = sweep(study, out=str(tmp_path / "s"), progress=False)
     res = load_results(out)
     broken = next(t for t in res.trials if t.label == "v=broken")
     assert broken.value is None and "30" in broken.error
+    no_source = next(t for t in res.trials if t.label == "v=no source")
+    assert no_source.value is None and no_source.error == f"--init-from {nope}: no such run directory or checkpoint file"
     assert next(t for t in res.trials if t.label == "v=ok").value is not None
     assert "v=broken (seed 0): failed:" in capsys.readouterr().out
 

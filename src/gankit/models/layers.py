@@ -156,20 +156,24 @@ class EqualizedConv2d(nn.Module):
 
 
 class EqualizedLinear(nn.Module):
-    """Linear with an equalised learning rate (see EqualizedConv2d)."""
+    """Linear with an equalised learning rate (see EqualizedConv2d).  StyleGAN's options:
+    `lr_mul` (the mapping network's 0.01: weights stored N(0, 1/lr_mul) and scaled back, so
+    that layer learns lr_mul times slower) and `bias_init` (the styles' bias starts at 1)."""
 
-    def __init__(self, in_features: int, out_features: int, gain: float = math.sqrt(2)):
+    def __init__(self, in_features: int, out_features: int, gain: float = math.sqrt(2), lr_mul: float = 1.0,
+                 bias_init: float = 0.0):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features))
-        self.bias = nn.Parameter(torch.zeros(out_features))
-        self.scale = gain / math.sqrt(in_features)
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
+        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init) / lr_mul))
+        self.scale, self.lr_mul = gain * lr_mul / math.sqrt(in_features), lr_mul
 
     def forward(self, x: Tensor) -> Tensor:
-        return nn.functional.linear(x, self.weight * self.scale, self.bias)
+        bias = self.bias * self.lr_mul if self.lr_mul != 1.0 else self.bias
+        return nn.functional.linear(x, self.weight * self.scale, bias)
 
     def extra_repr(self) -> str:
         o, i = self.weight.shape
-        return f"in_features={i}, out_features={o}, scale={self.scale:.4g}"
+        return f"in_features={i}, out_features={o}, scale={self.scale:.4g}, lr_mul={self.lr_mul:g}"
 
 
 def projection_logit(logit: Tensor, embed: nn.Embedding | None, h: Tensor, y: Tensor | None) -> Tensor:

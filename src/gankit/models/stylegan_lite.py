@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from ..config import ModelConfig
 from ..errors import GankitError
 from .dcgan import _D_SN, Discriminator, _init
-from .layers import activation, base_and_doublings, maybe_sn, pixel_norm
+from .layers import EqualizedLinear, activation, base_and_doublings, maybe_sn, pixel_norm
 
 MAPPING_LR_MUL = 0.01  # StyleGAN's: the mapping learns 100x slower than the synthesis, for stability
 W_AVG_BETA = 0.995  # per training forward; the average is a plain running mean for the first 200 updates
@@ -47,22 +47,6 @@ NOISE_MODES = ("auto", "random", "const", "none")
 def start_resolution(size: int) -> tuple[int, int]:
     """(s0, n) with size = s0 * 2**n, 4 <= s0 <= 7 and n >= 1 (28 -> 7x7, 32 and 64 -> 4x4)."""
     return base_and_doublings(size, f"stylegan-lite cannot build a {size}px model")
-
-
-class EqualLinear(nn.Module):
-    """Linear with equalised learning rate: weights stored N(0, 1/lr_mul), scaled at run time by
-    lr_mul/sqrt(fan_in), so Adam's per-weight step is the same size for every layer.  Unlike
-    layers.EqualizedLinear it has StyleGAN's lr multiplier (the mapping's 0.01) and a bias
-    start value (the styles' 1)."""
-
-    def __init__(self, in_dim: int, out_dim: int, bias_init: float = 0.0, lr_mul: float = 1.0):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
-        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init) / lr_mul))
-        self.w_gain, self.lr_mul = lr_mul / math.sqrt(in_dim), lr_mul
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight * self.w_gain, self.bias * self.lr_mul)
 
 
 def lrelu(x: Tensor) -> Tensor:
@@ -85,7 +69,7 @@ class ModulatedConv(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, k: int, w_dim: int, demodulate: bool = True, up: bool = False):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, k, k))
-        self.affine = EqualLinear(w_dim, in_ch, bias_init=1.0)  # styles start at 1: the plain conv
+        self.affine = EqualizedLinear(w_dim, in_ch, gain=1.0, bias_init=1.0)  # styles start at 1: the plain conv
         self.demodulate, self.up, self.padding = demodulate, up, 1 if up else k // 2
         # without demodulation (toRGB) the style carries the equalised-lr gain
         self.gain = 1.0 if demodulate else 1.0 / math.sqrt(in_ch * k * k)
@@ -173,7 +157,7 @@ class Generator(nn.Module):
         self.embed = nn.Embedding(num_classes, cfg.w_dim) if cfg.conditional else None
         in_dim = cfg.z_dim + (cfg.w_dim if self.embed is not None else 0)
         self.mapping = nn.ModuleList(
-            EqualLinear(in_dim if i == 0 else cfg.w_dim, cfg.w_dim, lr_mul=MAPPING_LR_MUL)
+            EqualizedLinear(in_dim if i == 0 else cfg.w_dim, cfg.w_dim, gain=1.0, lr_mul=MAPPING_LR_MUL)
             for i in range(cfg.mapping_layers))
         # one running mean of w per class when conditional: truncating toward the global mean
         # would pull every class toward the same average garment

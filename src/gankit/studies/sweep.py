@@ -52,6 +52,7 @@ class TrialRunner:
         from ..rundir import run_dir_at
         from ..run_eval import evaluate_run
         from ..train import train
+        from ..transfer import check_transfer
 
         s = self.study
         cfg = s.config(claimed.params, claimed.repeat)
@@ -77,6 +78,8 @@ class TrialRunner:
             if not resumed:
                 run.write_config(cfg)
             check_buildable(cfg.model, tuple(data.images.shape[1:]), max(len(data.class_names), 1))
+            if not resumed:  # train.init_from / model.d_init=evaluator: the source fits, as `gankit train` checks
+                check_transfer(cfg, data)
             summary = train(cfg, run, data_dir=self.data_dir, resume=resumed, data=data)
             if summary["interrupted"]:
                 return {**record, "interrupted": True}
