@@ -13,7 +13,7 @@ def test_defaults_validate_and_round_trip_through_json():
     cfg = build_config()
     again = from_dict(json.loads(cfg.to_json()))
     assert again == cfg
-    assert cfg.model.name == "dcgan" and cfg.loss.name == "ns"
+    assert cfg.model.name == "dcgan" and cfg.loss.name == "hinge"  # fashion-speed-7
     assert cfg.optim.g_lr == 1e-3 and cfg.optim.d_lr == 5e-4 and cfg.optim.beta1 == 0.5  # fashion-speed studies
     assert cfg.train.batch_size == 32
 
