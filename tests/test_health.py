@@ -36,15 +36,24 @@ def test_divergence_names_the_first_non_finite_network_and_quantity():
 def test_divergence_message_says_where_and_what_is_kept():
     assert divergence_message(12, "G", "gradient", "hinge", None, 0, "stop") == (
         "training diverged at step 12: G's gradient is not finite; no checkpoint had been saved yet; lower "
-        "optim.g_lr/optim.d_lr, set train.on_divergence=rollback, or try loss.name=hinge / model.d_spectral_norm=true")
+        "optim.g_lr/optim.d_lr, set train.on_divergence=rollback, or try model.d_spectral_norm=true")
     assert "not finite after 3 rollbacks (train.max_rollbacks); the last good checkpoint (step 40)" in \
         divergence_message(41, "D", "weights", "ns", 40, 3, "rollback")
+
+
+def test_divergence_message_does_not_suggest_the_loss_in_use():
+    assert "try loss.name=hinge / model.d_spectral_norm=true" in divergence_message(7, "D", "loss", "ns", 5, 0, "stop")
+    hinge = divergence_message(7, "D", "loss", "hinge", 5, 0, "stop")
+    assert hinge.endswith("or try model.d_spectral_norm=true") and "loss.name=hinge" not in hinge
 
 
 def test_collapse_fix_is_a_change_a_running_model_can_take():
     cfg, _ = _state()
     assert collapse_fix(cfg, "diversity") == {"optim.g_lr": cfg.optim.g_lr / 2}
     assert collapse_fix(cfg, "coverage") == {"optim.g_lr": cfg.optim.g_lr / 2}
+    # the default's hinge loss has no targets to smooth: instance noise is the first fix
+    assert cfg.loss.name == "hinge" and collapse_fix(cfg, "saturation") == {"loss.instance_noise": 0.1}
+    cfg.loss.name = "ns"
     assert collapse_fix(cfg, "saturation") == {"loss.real_label": 0.9}
     cfg.loss.real_label = 0.9
     assert collapse_fix(cfg, "saturation") == {"loss.instance_noise": 0.1}

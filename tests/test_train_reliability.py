@@ -155,14 +155,14 @@ def test_divergence_stops_with_one_line_naming_step_network_and_loss(tmp_path, f
                *[x for s in TINY + ["train.checkpoint_every_steps=5"] for x in ("--set", s)]])
     assert rc == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "gankit: error: training diverged at step 7: the D loss (ns) is not finite; the last good checkpoint "
+        "gankit: error: training diverged at step 7: the D loss (hinge) is not finite; the last good checkpoint "
         "(step 5) is intact; lower optim.g_lr/optim.d_lr, set train.on_divergence=rollback, or try "
-        "loss.name=hinge / model.d_spectral_norm=true")
+        "model.d_spectral_norm=true")
     run = next(out.glob("0001-*"))
     state = load_state(run / "checkpoints" / "last.safetensors")
     assert state["step"] == 5 and all(torch.isfinite(v).all() for v in state["D"].values())
     assert [e for e in read_jsonl(run / "events.jsonl") if e["event"] == "diverged"] == [
-        {"event": "diverged", "step": 7, "network": "D", "quantity": "loss", "loss": "ns"}]
+        {"event": "diverged", "step": 7, "network": "D", "quantity": "loss", "loss": "hinge"}]
 
 
 def test_non_finite_weights_are_named_and_never_saved(tmp_path, fashion_dir, monkeypatch):
@@ -210,7 +210,7 @@ def test_rollback_gives_up_after_max_rollbacks(tmp_path, fashion_dir, monkeypatc
     _inject_nan(monkeypatch, set(range(2, 10_000)))  # diverges every time
     cfg, run = _tiny(tmp_path, ["train.epochs=2", "train.on_divergence=rollback", "train.max_rollbacks=2",
                                 "optim.d_lr=4e-4"])
-    with pytest.raises(Exception, match=r"^training diverged at step 1: the D loss \(ns\) is not finite after 2 "
+    with pytest.raises(Exception, match=r"^training diverged at step 1: the D loss \(hinge\) is not finite after 2 "
                                         r"rollbacks \(train.max_rollbacks\); the last good checkpoint \(step 0\)"):
         train(cfg, run, data_dir=str(fashion_dir))
     rolls = [e for e in run.events() if e["event"] == "rollback"]

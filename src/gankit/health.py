@@ -61,8 +61,9 @@ def divergence_message(step: int, net: str, what: str, loss_name: str, saved_ste
             else "no checkpoint had been saved yet")
     tried = f" after {rollbacks} rollbacks (train.max_rollbacks)" if on_divergence == "rollback" else ""
     verb = "are" if what == "weights" else "is"
+    other = "model.d_spectral_norm=true" if loss_name == "hinge" else "loss.name=hinge / model.d_spectral_norm=true"
     return (f"training diverged at step {step}: {where} {verb} not finite{tried}; {kept}; lower optim.g_lr/optim.d_lr, "
-            "set train.on_divergence=rollback, or try loss.name=hinge / model.d_spectral_norm=true")
+            f"set train.on_divergence=rollback, or try {other}")
 
 
 def collapse_fix(cfg: Config, condition: str) -> dict[str, Any]:
