@@ -24,9 +24,9 @@ from .reference import subset_indices
 # (1) of each hint is what train.on_collapse=rollback applies to the running model (health.collapse_fix)
 COVERAGE_HINT = ("try: (1) halve optim.g_lr so G is not pushed onto one mode, (2) a new run with --set "
                  "model.mbstd=true or model.minibatch_disc=100 so D can see a batch lacks variety, or loss.name=wgan-gp")
-SATURATION_HINT = ("try: (1) --set loss.real_label=0.9 (ns, bce, lsgan) or loss.instance_noise=0.1 (any loss) "
-                   "so D cannot become certain, "
-                   "(2) weaken D: --set model.d_dropout=0.3 or model.d_spectral_norm=true or a lower optim.d_lr")
+SATURATION_HINT = ("try: (1) --set loss.real_label=0.9 (ns, bce, lsgan) or loss.instance_noise=0.1 (any loss) so D "
+                   "cannot become certain, (2) weaken D: --set model.d_dropout=0.3 or model.d_spectral_norm=true "
+                   "or a lower optim.d_lr")
 DIVERSITY_HINT = ("try: (1) halve optim.g_lr to slow G down, (2) a new run with --set model.mbstd=true or "
                   "model.minibatch_disc=100, or train.diffaugment=color,translation")
 
