@@ -47,8 +47,8 @@ def _metrics_table(metrics: dict) -> str:
     def num(v) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool)
 
-    def cell(v) -> str:
-        return f"{v:.4g}" if num(v) else ""
+    def cell(v) -> str:  # counts (n, step, sizes) exactly, measurements to 4 significant digits
+        return "" if not num(v) else str(v) if isinstance(v, int) else f"{v:.4g}"
 
     rows = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{cell(v)}</td><td>{cell(metrics.get('floor_' + k))}</td></tr>"
