@@ -52,3 +52,11 @@ def test_class_coverage_drop_names_missing_classes(fashion_test):
         warnings += mon.update(step, None, None, None, only[(step - 4) * 64:(step - 3) * 64])
     coverage = [w for w in warnings if "classes" in w]
     assert len(coverage) == 1 and "Sneaker" in coverage[0] and "Trouser" not in coverage[0].split("missing:")[1]
+
+
+def test_saturation_hint_offers_label_smoothing_only_for_losses_with_targets():
+    from gankit.losses import LOSSES
+    from gankit.metrics.collapse import SATURATION_HINT
+
+    named = SATURATION_HINT.split("loss.real_label=0.9 (", 1)[1].split(")", 1)[0].split(", ")
+    assert set(named) == {k for k, v in LOSSES.items() if v.uses_targets} == {"bce", "ns", "lsgan"}

@@ -18,13 +18,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..losses import LOSSES
 from .manifold import mean_pairwise_distance
 from .reference import subset_indices
 
 # (1) of each hint is what train.on_collapse=rollback applies to the running model (health.collapse_fix)
 COVERAGE_HINT = ("try: (1) halve optim.g_lr so G is not pushed onto one mode, (2) a new run with --set "
                  "model.mbstd=true or model.minibatch_disc=100 so D can see a batch lacks variety, or loss.name=wgan-gp")
-SATURATION_HINT = ("try: (1) --set loss.real_label=0.9 (ns, bce, lsgan) or loss.instance_noise=0.1 (any loss) so D "
+# label smoothing only exists for the losses that read targets (the registry says which)
+_WITH_TARGETS = ", ".join(name for name, loss in LOSSES.items() if loss.uses_targets)
+SATURATION_HINT = (f"try: (1) --set loss.real_label=0.9 ({_WITH_TARGETS}) or loss.instance_noise=0.1 (any loss) so D "
                    "cannot become certain, (2) weaken D: --set model.d_dropout=0.3 or model.d_spectral_norm=true "
                    "or a lower optim.d_lr")
 DIVERSITY_HINT = ("try: (1) halve optim.g_lr to slow G down, (2) a new run with --set model.mbstd=true or "
