@@ -30,6 +30,8 @@ SWITCHES = {
     "label-flip": ["loss.label_flip=0.05"],
     "swap": ["loss.swap_labels=true"],
     "instance-noise": ["loss.instance_noise=0.1"],
+    "top-k": ["loss.g_topk=0.5", "loss.g_topk_gamma=0.5"],
+    "mode-seeking": ["model.conditional=true", "loss.ms_weight=1.0"],
     "bn-d": ["model.d_norm=batch"],
     "no-bn-g": ["model.g_norm=none"],
     "dropout": ["model.d_dropout=0.3"],

@@ -49,6 +49,10 @@ def test_bad_set_items_name_the_problem(item, fragment):
     (["model.out_act=sigmoid"], "different range"),
     (["loss.name=focal"], "choose one of"),
     (["train.ema_decay=1.5"], "ema_decay"),
+    (["loss.g_topk=0"], "loss.g_topk=0.0"),
+    (["loss.r1_every=0"], "loss.r1_every=0"),
+    (["loss.ms_weight=-1"], "loss.ms_weight=-1.0"),
+    (["loss.g_topk_gamma=1.5"], "g_topk_gamma=1.5"),
     (["data.dataset=folder"], "data.path"),
 ])
 def test_incompatible_combinations_are_rejected_with_a_reason(sets, fragment):

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from gankit.losses import LOSSES, accuracy, generator_loss, mirror
+from gankit.losses import LOSSES, accuracy, generator_loss, mirror, top_k
 
 
 def sp(v: float) -> float:
@@ -146,3 +146,19 @@ def test_d_parts_split_real_and_fake():
     for loss in LOSSES.values():
         r, f = loss.d_parts(REAL, FAKE, 0.9, 0.1)
         assert loss.d_loss(REAL, FAKE, 0.9, 0.1).item() == pytest.approx((r + f).item())
+
+
+def test_top_k_keeps_the_most_real_rated_fakes():
+    logits = torch.tensor([0.5, -2.0, 3.0, -0.1, 1.0])
+    assert torch.equal(top_k(logits, 1.0), logits)  # off: every fake
+    assert top_k(logits, 0.5).tolist() == [3.0, 1.0, 0.5]  # ceil(2.5) = 3
+    assert top_k(logits, 1e-6).tolist() == [3.0]  # at least one
+    assert top_k(logits.view(5, 1), 0.4).tolist() == [3.0, 1.0]
+
+
+@pytest.mark.parametrize("name", ["ns", "hinge", "lsgan"])
+def test_generator_loss_top_k_with_swapped_labels_keeps_the_lowest(name):
+    # a swapped-label D says "real" with low outputs: the kept fakes are the lowest ones
+    loss, logits = LOSSES[name], torch.tensor([0.5, -2.0, 3.0, -0.1])
+    kept = mirror(torch.tensor([-2.0, -0.1]), loss.threshold)
+    assert generator_loss(loss, logits, swap=True, keep=0.5).item() == pytest.approx(loss.g_loss(kept).item())

@@ -1,10 +1,10 @@
-"""Gradient penalties against closed forms for linear and quadratic critics."""
+"""Gradient penalties against closed forms for linear and quadratic critics; the mode-seeking term by hand."""
 
 import pytest
 import torch
 from torch import nn
 
-from gankit.penalties import gradient_penalty, r1_penalty
+from gankit.penalties import gradient_penalty, mode_seeking, r1_penalty
 
 
 class Linear(nn.Module):
@@ -92,3 +92,25 @@ def test_r1_requires_grad_on_real():
     real = torch.randn(2, 3)
     with pytest.raises(ValueError, match="requires_grad"):
         r1_penalty(D(real), real)
+
+
+def test_mode_seeking_by_hand_over_same_label_pairs_only():
+    fake = torch.tensor([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0], [0.5, 0.5]])
+    z = torch.tensor([[0.0], [2.0], [9.0], [1.0]])
+    y = torch.tensor([0, 0, 1, 1])
+    # pairs (0, 1) and (2, 3): mean |dG| = (1 + 4.5) / 2, mean |dz| = (2 + 8) / 2
+    assert mode_seeking(fake, z, y).item() == pytest.approx(1 / (2.75 / 5 + 1e-5))
+    # unconditional: every pair of the batch
+    i, j = torch.triu_indices(4, 4, 1)
+    ratio = (fake[i] - fake[j]).abs().mean() / (z[i] - z[j]).abs().mean()
+    assert mode_seeking(fake, z).item() == pytest.approx(1 / (ratio.item() + 1e-5))
+    assert mode_seeking(fake, z, torch.tensor([0, 1, 2, 3])).item() == 0.0  # no pair shares a label
+
+
+def test_mode_seeking_is_large_when_g_ignores_z():
+    torch.manual_seed(0)
+    z = torch.randn(16, 8)
+    y = torch.arange(16) % 4
+    varied = torch.randn(16, 1, 4, 4)
+    one_per_class = varied[y]  # four distinct images, one per label, whatever z is
+    assert mode_seeking(one_per_class, z, y).item() > 1e4 > 10 > mode_seeking(varied, z, y).item()

@@ -1,6 +1,8 @@
 """The effect of each loss, optimiser, target, view and EMA switch, measured against the preset
 without it, through the training code path (d_objective, g_objective, d_targets, DView, EMA)."""
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -8,7 +10,8 @@ from torch import nn
 
 from gankit.losses import LOSSES, accuracy, generator_loss
 from gankit.models import build_models
-from gankit.phases import DView, d_objective, g_objective
+from gankit.penalties import mode_seeking
+from gankit.phases import DView, d_objective, g_objective, topk_keep, with_mode_seeking
 from gankit.rundir import create_run_dir
 from gankit.targets import d_targets
 from gankit.train import train
@@ -125,6 +128,12 @@ def test_r1_adds_half_gamma_mean_squared_input_gradient():
     expected = 0.5 * gamma * torch.stack(sq).mean()
     assert expected.item() > 1e-12
     assert (with_r1 - without).item() == pytest.approx(expected.item(), rel=1e-6)
+    # lazy R1 (loss.r1_every=4): nothing at steps 1-3, four times the penalty at step 4
+    lazy = dataclasses.replace(cfg.loss, r1_every=4)
+    assert [d_objective(D, loss, lazy, real, fake, None, rt, ft, step).total.item() for step in (1, 2, 3)] == \
+        pytest.approx([without.item()] * 3, rel=1e-9)
+    at_4 = d_objective(D, loss, lazy, real, fake, None, rt, ft, 4).total
+    assert (at_4 - without).item() == pytest.approx(4 * expected.item(), rel=1e-6)
 
 
 def test_sgd_optimizer_with_momentum():
@@ -225,6 +234,36 @@ def test_swap_labels_targets_generator_loss_and_accuracy():
     # accuracy: with swapped labels a real image with logit -1 counts as judged real
     assert accuracy(torch.tensor([-1.0]), torch.tensor([1.0]), 0.0, swap=True) == (1.0, 1.0, 0.0)
     assert accuracy(torch.tensor([-1.0]), torch.tensor([1.0]), 0.0, swap=False) == (0.0, 0.0, 1.0)
+
+
+def test_top_k_g_learns_only_from_the_fakes_d_rates_most_real():
+    lo = cfg_for("top-k").loss
+    assert (lo.g_topk, lo.g_topk_gamma) == (0.5, 0.5) and cfg_for(None).loss.g_topk == 1.0
+    keep = [topk_keep(e, lo.g_topk, lo.g_topk_gamma) for e in (0, 0.5, 1, 3)]
+    assert keep == pytest.approx([1.0, 0.5 ** 0.5, 0.5, 0.5])  # annealed from all to half, then held
+    loss = LOSSES[lo.name]
+    fake = torch.tensor([[0.5], [-2.0], [3.0], [-0.1]]).requires_grad_(True)  # Scaled D: logit = value
+    g, _ = g_objective(Scaled(), loss, fake, None, False, keep=keep[-1])
+    g.backward()
+    # only the two fakes D rates most real (3.0 and 0.5) pull on G; off (keep 1) all four do
+    assert (fake.grad.flatten() != 0).tolist() == [True, False, True, False]
+    assert g.item() == pytest.approx(loss.g_loss(torch.tensor([3.0, 0.5])).item())
+    all_four, _ = g_objective(Scaled(), loss, fake.detach(), None, False)
+    assert all_four.item() == pytest.approx(loss.g_loss(fake.detach().flatten()).item()) != g.item()
+
+
+def test_mode_seeking_adds_its_weighted_term_to_g_loss():
+    lo, base = cfg_for("mode-seeking").loss, cfg_for(None).loss
+    assert lo.ms_weight == 1.0 and base.ms_weight == 0.0
+    torch.manual_seed(0)
+    z, y = torch.randn(8, 4), torch.tensor([0, 1] * 4)
+    fake = torch.randn(8, *SHAPE).requires_grad_(True)
+    g = torch.tensor(0.25)
+    assert with_mode_seeking(g, base, fake, z, y) is g  # off: G's loss untouched
+    with_ms = with_mode_seeking(g, lo, fake, z, y)
+    assert with_ms.item() == pytest.approx(0.25 + mode_seeking(fake, z, y).item()) and with_ms.item() > 0.25
+    with_ms.backward()  # G's images get a gradient that pushes same-label fakes apart
+    assert fake.grad.abs().sum().item() > 0
 
 
 def dview_for(switch: str | None, total_steps: int) -> DView:

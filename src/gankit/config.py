@@ -69,12 +69,16 @@ class LossConfig:
     gp_weight: float = 10.0  # wgan-gp gradient penalty weight
     clip_value: float = 0.0  # clamp D's weights to [-c, c] after each D step (WGAN); 0 = the loss's own (wgan: 0.01, others: none)
     r1_gamma: float = 0.0  # R1 penalty on real data; 0 = off
+    r1_every: int = 1  # lazy R1: every N-th D step, weighted by N (StyleGAN2 uses 16)
     real_label: float = 1.0  # one-sided label smoothing: target for real images
     label_noise: float = 0.0  # uniform jitter of the targets by up to this amount
     label_flip: float = 0.0  # probability of swapping a real/fake target
     swap_labels: bool = False  # train D with real=0, fake=1 (the Vogue tutorial's convention)
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed to 0
     instance_noise_steps: int = 0  # anneal over this many steps; 0 = the whole run
+    g_topk: float = 1.0  # top-k G training (Sinha et al. 2020): G's loss uses only this fraction of each fake batch, the ones D rates most real; 1 = all
+    g_topk_gamma: float = 0.99  # ... the fraction starts at 1 and is multiplied by this each epoch until it reaches loss.g_topk
+    ms_weight: float = 0.0  # mode-seeking term of G (MSGAN, Mao et al. 2019): weight of 1 / (image distance / z distance) over same-label pairs of fakes; 0 = off
 
 
 @dataclass

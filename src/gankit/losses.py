@@ -19,6 +19,7 @@ which `generator_loss(..., swap=True)` and `accuracy(..., swap=True)` provide.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -157,11 +158,21 @@ def mirror(logits: Tensor, threshold: float) -> Tensor:
     return 2.0 * threshold - logits
 
 
-def generator_loss(loss: Loss, fake_logits: Tensor, swap: bool = False) -> Tensor:
-    """`loss.g_loss`, also correct when D was trained with swapped labels (real=0, fake=1)."""
+def top_k(fake_logits: Tensor, keep: float) -> Tensor:
+    """The ceil(keep * n) fake logits D rates most real (its output is higher for "real" in
+    every loss here): top-k training (Sinha et al. 2020) gives G no gradient from the
+    samples D already rejects most, which pull G towards the average of bad samples."""
+    flat = _flat(fake_logits)
+    k = max(1, math.ceil(keep * flat.shape[0]))
+    return flat if k >= flat.shape[0] else flat.topk(k).values
+
+
+def generator_loss(loss: Loss, fake_logits: Tensor, swap: bool = False, keep: float = 1.0) -> Tensor:
+    """`loss.g_loss` on the `keep` fraction of fakes D rates most real (`top_k`), also
+    correct when D was trained with swapped labels (real=0, fake=1)."""
     if swap:
         fake_logits = mirror(fake_logits, loss.threshold)
-    return loss.g_loss(fake_logits)
+    return loss.g_loss(top_k(fake_logits, keep))
 
 
 @torch.no_grad()

@@ -1,12 +1,15 @@
-"""Gradient penalties on the discriminator.
+"""Penalties: gradient penalties on the discriminator, a diversity term for the generator.
 
 gradient_penalty  WGAN-GP (Gulrajani et al. 2017): (||grad_x D(x_hat)||_2 - 1)^2 on random
                   interpolates x_hat between real and fake, keeping D ~1-Lipschitz.
 r1_penalty        R1 (Mescheder et al. 2018): ||grad_x D(x)||^2 on real data, pushing D
                   flat around the data; the caller scales it by gamma / 2.
 
-Both build the graph of the gradient (create_graph=True) so that the penalty itself can
-be back-propagated into D's weights.  The caller multiplies by the weight.
+mode_seeking      MSGAN (Mao et al. 2019): 1 / (image distance / z distance) over pairs of
+                  fakes with the same label, large when different z give the same image.
+
+The two on D build the graph of the gradient (create_graph=True) so that the penalty
+itself can be back-propagated into D's weights.  The caller multiplies by the weight.
 """
 
 from __future__ import annotations
@@ -52,3 +55,21 @@ def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
         raise ValueError("r1_penalty: call real.requires_grad_(True) before computing D(real)")
     (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
     return _per_sample_sq_norm(grad).mean()
+
+
+def mode_seeking(fake: Tensor, z: Tensor, y: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """1 / (mean |G(z_i) - G(z_j)| / mean |z_i - z_j| + eps) over every pair i < j of the batch
+    with the same label (every pair when unconditional), the means over pairs and elements.
+
+    A conditional G that ignores z makes one garment per class: its images then differ
+    far less than its z, and this term (which G minimises, times loss.ms_weight) grows.
+    It needs no extra forward pass: the pairs come from the batch the G step made anyway.
+    """
+    i, j = torch.triu_indices(fake.shape[0], fake.shape[0], 1, device=fake.device)
+    if y is not None:
+        same = y[i] == y[j]
+        i, j = i[same], j[same]
+    if i.numel() == 0:  # no two fakes of one class in this batch
+        return fake.new_zeros(())
+    ratio = (fake[i] - fake[j]).abs().mean() / (z[i] - z[j]).abs().mean()
+    return 1.0 / (ratio + eps)

@@ -10,7 +10,8 @@ batch and the config:
 - `d_objective`: D's loss on a real and a fake batch given their targets, plus the loss's
   own penalty from the registry entry (WGAN-GP's gradient penalty) and R1.
 - `g_objective`: G's loss with D frozen, so no gradients for D's weights are computed
-  (and then thrown away) in the G step.
+  (and then thrown away) in the G step; with top-k training (`loss.g_topk`, `topk_keep`)
+  on the fakes D rates most real.
 - `g_objective_from`: G's loss on the fake logits D's own step just computed
   (`train.update=simultaneous`, the TF tutorial's two gradient tapes over one forward pass).
 """
@@ -26,7 +27,7 @@ from torch import Tensor, nn
 from .augment import diff_augment
 from .config import LossConfig
 from .losses import Loss, accuracy, generator_loss
-from .penalties import r1_penalty
+from .penalties import mode_seeking, r1_penalty
 
 
 def instance_noise_std(step: int, total_steps: int, std0: float, anneal_steps: int = 0) -> float:
@@ -37,6 +38,15 @@ def instance_noise_std(step: int, total_steps: int, std0: float, anneal_steps: i
     if span <= 0:
         return float(std0)
     return float(std0) * max(0.0, 1.0 - step / span)
+
+
+def topk_keep(epochs_done: float, keep: float, gamma: float) -> float:
+    """The fraction of each fake batch G's loss uses after `epochs_done` (fractional) epochs:
+    1 at the start, when D cannot yet tell good samples from bad, times `gamma` per epoch
+    down to `keep` (Sinha et al. 2020 anneal k from the batch size by 0.99 per epoch)."""
+    if keep >= 1.0:
+        return 1.0
+    return max(keep, gamma ** epochs_done)
 
 
 @dataclass(frozen=True)
@@ -67,17 +77,21 @@ class DResult:
 
 
 def d_objective(D: nn.Module, loss: Loss, lo: LossConfig, real: Tensor, fake: Tensor, y: Tensor | None,
-                real_t: Tensor, fake_t: Tensor) -> DResult:
-    """D's loss on already-viewed real and fake images (fake detached from G)."""
-    if lo.r1_gamma > 0:
+                real_t: Tensor, fake_t: Tensor, step: int = 0) -> DResult:
+    """D's loss on already-viewed real and fake images (fake detached from G).
+
+    R1 is lazy with `loss.r1_every` > 1 (StyleGAN2): computed every r1_every-th step and
+    weighted by r1_every, so its expected weight is the same at a fraction of its cost."""
+    r1 = lo.r1_gamma > 0 and step % lo.r1_every == 0
+    if r1:
         real = real.detach().requires_grad_(True)
     real_logits, fake_logits = D(real, y), D(fake, y)
     d_real, d_fake = loss.d_parts(real_logits, fake_logits, real_t, fake_t)
     total = d_real + d_fake
     if loss.penalty is not None:
         total = total + lo.gp_weight * loss.penalty(D, real.detach(), fake.detach(), y)
-    if lo.r1_gamma > 0:
-        total = total + 0.5 * lo.r1_gamma * r1_penalty(real_logits, real)
+    if r1:
+        total = total + 0.5 * lo.r1_gamma * lo.r1_every * r1_penalty(real_logits, real)
     return DResult(total, d_real, d_fake, real_logits, fake_logits)
 
 
@@ -107,13 +121,21 @@ def frozen(module: nn.Module):
             p.requires_grad_(flag)
 
 
-def g_objective_from(d: DResult, loss: Loss, swap: bool) -> tuple[Tensor, float]:
-    """(G's loss, fool rate) from the D step's fake logits (fake not detached from G)."""
-    return generator_loss(loss, d.fake_logits, swap), accuracy(d.fake_logits, d.fake_logits, loss.threshold, swap)[2]
+def with_mode_seeking(g_loss: Tensor, lo: LossConfig, fake: Tensor, z: Tensor, y: Tensor | None) -> Tensor:
+    """G's loss plus loss.ms_weight times the mode-seeking term of its own (un-augmented) fakes."""
+    return g_loss + lo.ms_weight * mode_seeking(fake, z, y) if lo.ms_weight > 0 else g_loss
 
 
-def g_objective(D: nn.Module, loss: Loss, fake: Tensor, y: Tensor | None, swap: bool) -> tuple[Tensor, float]:
+def g_objective_from(d: DResult, loss: Loss, swap: bool, keep: float = 1.0) -> tuple[Tensor, float]:
+    """(G's loss, fool rate) from the D step's fake logits (fake not detached from G);
+    the loss on the `keep` fraction D rates most real (`topk_keep`), the fool rate on all."""
+    return (generator_loss(loss, d.fake_logits, swap, keep),
+            accuracy(d.fake_logits, d.fake_logits, loss.threshold, swap)[2])
+
+
+def g_objective(D: nn.Module, loss: Loss, fake: Tensor, y: Tensor | None, swap: bool,
+                keep: float = 1.0) -> tuple[Tensor, float]:
     """(G's loss, fool rate) on already-viewed fake images; D's weights get no gradient."""
     with frozen(D):
         logits = D(fake, y)
-    return generator_loss(loss, logits, swap), accuracy(logits, logits, loss.threshold, swap)[2]
+    return generator_loss(loss, logits, swap, keep), accuracy(logits, logits, loss.threshold, swap)[2]

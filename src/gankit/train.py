@@ -27,7 +27,8 @@ from .errors import GankitError
 from .health import CollapseWatch, apply_changes, collapse_fix, divergence, divergence_message, lowered_lrs
 from .imageio import to_float
 from .losses import LOSSES, accuracy
-from .phases import DView, clip_value, clip_weights, d_objective, g_objective, g_objective_from
+from .phases import (DView, clip_value, clip_weights, d_objective, g_objective, g_objective_from, topk_keep,
+                     with_mode_seeking)
 from .precision import autocast, backward_and_step, check_amp, compiled, simultaneous_step
 from .run_eval import TrainingMonitor
 from .rundir import RunDir
@@ -198,11 +199,13 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
                 norm_g = (lambda: log.grad_norm(G)) if log.due(step) else None
                 with amp():
                     d = d_objective(D_step, loss, lo, view(real, step), view(fake if together else fake.detach(), step),
-                                    y, real_t, fake_t)
+                                    y, real_t, fake_t, step)
                 g_loss, fool, gn_g = None, None, None
+                keep = topk_keep(step / steps_per_epoch, lo.g_topk, lo.g_topk_gamma)  # top-k G training
                 if together:  # G's loss on the same fake logits; both gradients before either update
                     with amp():
-                        g_loss, fool = g_objective_from(d, loss, lo.swap_labels)
+                        g_loss, fool = g_objective_from(d, loss, lo.swap_labels, keep)
+                        g_loss = with_mode_seeking(g_loss, lo, fake, z, y)
                     gn_d, gn_g = simultaneous_step(d.total, g_loss, opt_d, opt_g, state.scalers, (norm_d, norm_g))
                 else:
                     gn_d = backward_and_step(d.total, opt_d, state.scalers[1], norm_d)
@@ -213,7 +216,8 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
                 # G step
                 if do_g and not together:
                     with amp():
-                        g_loss, fool = g_objective(D_frozen, loss, view(fake, step), y, lo.swap_labels)
+                        g_loss, fool = g_objective(D_frozen, loss, view(fake, step), y, lo.swap_labels, keep)
+                        g_loss = with_mode_seeking(g_loss, lo, fake, z, y)
                     gn_g = backward_and_step(g_loss, opt_g, state.scalers[0], norm_g)
                 if do_g:
                     for s in state.schedulers:

@@ -133,6 +133,13 @@ def check(cfg: Config) -> Config:
         bad(f"loss.real_label={lo.real_label}; must be in (0, 1] (0.9 is typical smoothing)")
     if not 0.0 <= lo.label_noise < 0.5 or not 0.0 <= lo.label_flip < 0.5:
         bad("loss.label_noise and loss.label_flip must be in [0, 0.5)")
+    if not 0.0 < lo.g_topk <= 1.0 or not 0.0 < lo.g_topk_gamma <= 1.0:  # NaN too
+        bad(f"loss.g_topk={lo.g_topk}, loss.g_topk_gamma={lo.g_topk_gamma}; both in (0, 1]: the fraction of each "
+            "fake batch G learns from (1 = all, 0.5 is typical) and its decay per epoch (0.99 is typical)")
+    if not lo.ms_weight >= 0:  # NaN too
+        bad(f"loss.ms_weight={lo.ms_weight}; the mode-seeking term's weight, >= 0 (0 = off, 1 in MSGAN)")
+    if lo.r1_every < 1:
+        bad(f"loss.r1_every={lo.r1_every}; R1 every N-th D step, N >= 1 (1 = every step, 16 in StyleGAN2)")
     if lo.instance_noise < 0 or lo.r1_gamma < 0 or lo.gp_weight < 0 or lo.clip_value < 0:
         bad("loss.instance_noise, loss.r1_gamma, loss.gp_weight and loss.clip_value must be >= 0")
     uses_targets = LOSSES[lo.name].uses_targets
