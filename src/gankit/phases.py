@@ -8,12 +8,15 @@ batch and the config:
   noise with its annealed std (Sønderby et al. 2017).  A G step that fed D clean images
   would ask D about a distribution it was never trained on.
 - `d_objective`: D's loss on a real and a fake batch given their targets, plus the loss's
-  own penalty from the registry entry (WGAN-GP's gradient penalty) and R1.
+  own penalty from the registry entry (WGAN-GP's gradient penalty) and R1 (lazy with
+  `loss.r1_every`).
 - `g_objective`: G's loss with D frozen, so no gradients for D's weights are computed
   (and then thrown away) in the G step; with top-k training (`loss.g_topk`, `topk_keep`)
   on the fakes D rates most real.
 - `g_objective_from`: G's loss on the fake logits D's own step just computed
   (`train.update=simultaneous`, the TF tutorial's two gradient tapes over one forward pass).
+- `with_mode_seeking`: either G loss plus the mode-seeking term of the un-augmented fakes
+  (`loss.ms_weight`); the loop adds it after whichever of the two it called.
 """
 
 from __future__ import annotations
