@@ -11,8 +11,11 @@ from gankit.state import TrainingState
 BASE = ["train.max_steps=2", "train.batch_size=16", "train.progress=false", "train.tensorboard=false",
         "train.log_every=1"]
 # dcgan's switches start from the non-saturating loss: the default's hinge reads no targets, so
-# smoothing, label noise, flips and swapped labels would be refused on it (validation.py)
-TINY = {"dcgan": ["model.g_width=8", "model.d_width=8", "loss.name=ns"],
+# smoothing, label noise, flips and swapped labels would be refused on it (validation.py); and
+# from an unconditional G without the default's mode-seeking term, so each switch's effect is
+# its own (the "conditional" and "mode-seeking" switches turn those on)
+TINY = {"dcgan": ["model.g_width=8", "model.d_width=8", "loss.name=ns", "model.conditional=false",
+                  "loss.ms_weight=0", "loss.ms_tau=0"],
         "fashion-tf2": ["model.g_width=16", "model.d_width=8"]}
 
 SWITCHES = {
@@ -32,6 +35,7 @@ SWITCHES = {
     "instance-noise": ["loss.instance_noise=0.1"],
     "top-k": ["loss.g_topk=0.5", "loss.g_topk_gamma=0.5"],
     "mode-seeking": ["model.conditional=true", "loss.ms_weight=1.0"],
+    "mode-seeking-bound": ["model.conditional=true", "loss.ms_weight=1.0", "loss.ms_tau=0.33"],
     "bn-d": ["model.d_norm=batch"],
     "no-bn-g": ["model.g_norm=none"],
     "dropout": ["model.d_dropout=0.3"],

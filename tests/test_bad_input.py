@@ -238,8 +238,8 @@ def wrong_type_in_toml(tmp):
 
 
 def wrong_type_bool_in_toml(tmp):
-    argv, f = _config_file(tmp, '[model]\nconditional = "maybe"\n')
-    return argv, f"{f}: model.conditional: expected true or false, got 'maybe'"
+    argv, f = _config_file(tmp, '[model]\nconditional = "maybe"\n')  # true, false or auto
+    return argv, f"{f}: model.conditional: expected true, false or auto, got 'maybe'"
 
 
 CASES = [missing_files, wrong_checksum, truncated_gzip, not_gzip, wrong_magic, counts_differ,

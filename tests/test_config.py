@@ -14,7 +14,9 @@ def test_defaults_validate_and_round_trip_through_json():
     again = from_dict(json.loads(cfg.to_json()))
     assert again == cfg
     assert cfg.model.name == "dcgan" and cfg.loss.name == "hinge"  # fashion-speed-7
-    assert cfg.optim.g_lr == 1e-3 and cfg.optim.d_lr == 5e-4 and cfg.optim.beta1 == 0.5  # fashion-speed studies
+    assert cfg.optim.g_lr == 5e-4 and cfg.optim.d_lr == 5e-4 and cfg.optim.beta1 == 0.5  # fashion-speed studies
+    assert cfg.model.conditional == "auto" and (cfg.loss.ms_weight, cfg.loss.ms_tau) == (1.0, 0.25)  # rounds 9-15
+    assert cfg.train.ema_decay == 0.999  # fashion-speed-16
     assert cfg.train.batch_size == 32
 
 
@@ -26,6 +28,13 @@ def test_set_coerces_types_by_field():
     assert cfg.model.d_spectral_norm is True
     assert cfg.data.classes == ["cat", "dog"]
     assert cfg.train.diffaugment == ["color", "translation"]
+
+
+@pytest.mark.parametrize("text, value", [("auto", "auto"), ("AUTO", "auto"), ("true", True), ("off", False)])
+def test_conditional_takes_true_false_or_auto(text, value):
+    assert build_config(sets=[f"model.conditional={text}"]).model.conditional == value
+    with pytest.raises(GankitError, match="model.conditional: expected true, false or auto, got 'maybe'"):
+        build_config(sets=["model.conditional=maybe"])
 
 
 @pytest.mark.parametrize("item, fragment", [
@@ -52,6 +61,7 @@ def test_bad_set_items_name_the_problem(item, fragment):
     (["loss.g_topk=0"], "loss.g_topk=0.0"),
     (["loss.r1_every=0"], "loss.r1_every=0"),
     (["loss.ms_weight=-1"], "loss.ms_weight=-1.0"),
+    (["loss.ms_tau=-0.1"], "loss.ms_tau=-0.1"),
     (["loss.g_topk_gamma=1.5"], "g_topk_gamma=1.5"),
     (["data.dataset=folder"], "data.path"),
 ])

@@ -30,7 +30,8 @@ values = st.recursive(scalars, containers, max_leaves=8)
 documents = st.dictionaries(keys, st.one_of(values, st.dictionaries(keys, values, max_size=4)), max_size=6)
 TYPED = {int: st.one_of(st.integers(-3, 300), st.integers()), float: st.one_of(st.floats(-2, 2), st.floats()),
          bool: st.booleans(), str: st.one_of(st.text(max_size=10), st.sampled_from(["ns", "hinge", "batch", "none"])),
-         list[str]: st.lists(st.text(max_size=5), max_size=3)}
+         list[str]: st.lists(st.text(max_size=5), max_size=3),
+         bool | str: st.one_of(st.booleans(), st.sampled_from(["auto", "AUTO", "true", "maybe"]), st.text(max_size=6))}
 
 
 @st.composite

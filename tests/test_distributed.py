@@ -24,7 +24,9 @@ from gankit.models import build_models
 from gankit.rundir import read_jsonl
 
 BIN = Path(sys.executable).parent
-COMMON = ["--set", "data.limit=512", "--set", "model.g_norm=none", "--set", "optim.g_lr=2e-4", "--set", "optim.d_lr=2e-4", "--set", "model.g_width=16",
+# no batch norm and no mode-seeking term: both look across the batch, and each rank sees only
+# its own slice of it (docs/scaling.md), so neither would let 2 x 32 match 1 x 64 exactly
+COMMON = ["--set", "data.limit=512", "--set", "model.g_norm=none", "--set", "loss.ms_weight=0", "--set", "optim.g_lr=2e-4", "--set", "optim.d_lr=2e-4", "--set", "model.g_width=16",
           "--set", "model.d_width=16", "--set", "train.progress=false", "--set", "train.tensorboard=false",
           "--set", "train.log_every=2"]
 

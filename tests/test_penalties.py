@@ -114,3 +114,39 @@ def test_mode_seeking_is_large_when_g_ignores_z():
     varied = torch.randn(16, 1, 4, 4)
     one_per_class = varied[y]  # four distinct images, one per label, whatever z is
     assert mode_seeking(one_per_class, z, y).item() > 1e4 > 10 > mode_seeking(varied, z, y).item()
+
+
+def test_bounded_mode_seeking_by_hand_per_pair():
+    fake = torch.tensor([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0], [5.0, 5.0]])
+    z = torch.tensor([[0.0], [2.0], [9.0], [1.0]])
+    y = torch.tensor([0, 0, 1, 1])
+    # pair (0, 1): r = 1 / 2; pair (2, 3): identical images, r = 0
+    assert mode_seeking(fake, z, y, tau=1.0).item() == pytest.approx(((1 - 0.5) + 1.0) / 2)
+    # a pair at or beyond tau adds nothing, however far apart: only pair (2, 3) counts
+    assert mode_seeking(fake, z, y, tau=0.5).item() == pytest.approx((0.0 + 1.0) / 2)
+    assert mode_seeking(fake, z, torch.tensor([0, 1, 2, 3]), tau=1.0).item() == 0.0
+
+
+def test_bounded_mode_seeking_stops_pushing_pairs_past_tau():
+    torch.manual_seed(0)
+    z = torch.randn(16, 8)
+    far = (torch.rand(16, 1, 4, 4) * 20).requires_grad_(True)  # every pair far beyond tau
+    term = mode_seeking(far, z, tau=0.33)
+    term.backward()
+    # the unbounded form would still reward more distance; the bound gives no gradient at all
+    assert term.item() == 0.0 and far.grad.abs().sum().item() == 0.0
+    same = torch.zeros(16, 1, 4, 4, requires_grad=True)  # G ignores z: every pair identical
+    assert mode_seeking(same, z, tau=0.33).item() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("tau", [0.0, 2.0])
+def test_mode_seeking_gradient_is_the_same_every_time(tau):
+    # a resumed run must match an uninterrupted one bit for bit (tests/test_train.py)
+    torch.manual_seed(0)
+    z, y, base = torch.randn(32, 100), torch.randint(0, 10, (32,)), torch.randn(32, 1, 28, 28)
+    grads = []
+    for _ in range(5):
+        fake = base.clone().requires_grad_(True)
+        mode_seeking(fake, z, y, tau).backward()
+        grads.append(fake.grad)
+    assert grads[0].abs().sum() > 0 and all(torch.equal(grads[0], g) for g in grads[1:])

@@ -167,7 +167,7 @@ def test_rmsprop_optimizer():
 
 def test_ttur_and_decay_lrs():
     st, base = state_for("ttur+decay", total_steps=4), state_for(None, total_steps=4)
-    assert base.schedulers == [] and base.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3)  # the default's
+    assert base.schedulers == [] and base.opt_g.param_groups[0]["lr"] == pytest.approx(5e-4)  # the default's
     assert base.opt_d.param_groups[0]["lr"] == pytest.approx(5e-4)
     assert st.opt_g.param_groups[0]["lr"] == pytest.approx(1e-4)
     assert st.opt_d.param_groups[0]["lr"] == pytest.approx(4e-4)
@@ -266,6 +266,20 @@ def test_mode_seeking_adds_its_weighted_term_to_g_loss():
     assert fake.grad.abs().sum().item() > 0
 
 
+def test_mode_seeking_bound_swaps_in_the_per_pair_form():
+    lo = cfg_for("mode-seeking-bound").loss
+    assert (lo.ms_weight, lo.ms_tau) == (1.0, 0.33) and cfg_for(None).loss.ms_tau == 0.0
+    torch.manual_seed(0)
+    z, y = torch.randn(8, 4), torch.tensor([0, 1] * 4)
+    fake = torch.randn(8, *SHAPE)
+    g = torch.tensor(0.25)
+    bounded = with_mode_seeking(g, lo, fake, z, y).item()
+    assert bounded == pytest.approx(0.25 + mode_seeking(fake, z, y, tau=0.33).item())
+    assert bounded != pytest.approx(0.25 + mode_seeking(fake, z, y).item())  # not MSGAN's 1 / ratio
+    # one garment per label whatever z is: the bounded term is at its maximum, 1
+    assert with_mode_seeking(g, lo, fake[y], z, y).item() == pytest.approx(1.25)
+
+
 def dview_for(switch: str | None, total_steps: int) -> DView:
     cfg = cfg_for(switch)
     return DView(tuple(cfg.train.diffaugment), cfg.loss.instance_noise, cfg.loss.instance_noise_steps, total_steps)
@@ -351,8 +365,8 @@ def test_ema_decay_and_start():
     st = state_for("ema")
     assert st.ema is not None and st.ema.decay == 0.9 and st.ema.start_step == 1
     assert state_for(None, "fashion-tf2").ema is None  # the preset itself has no EMA ...
-    dflt = state_for(None)  # ... dcgan has one, with decay 0.99 from step 0
-    assert (dflt.ema.decay, dflt.ema.start_step) == (0.99, 0)
+    dflt = state_for(None)  # ... dcgan has one, with decay 0.999 from step 0
+    assert (dflt.ema.decay, dflt.ema.start_step) == (0.999, 0)
 
     def bump(G):
         with torch.no_grad():

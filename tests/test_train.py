@@ -42,7 +42,8 @@ def test_run_directory_holds_everything(tiny_run):
     assert all(0.0 <= r["d_acc_real"] <= 1.0 for r in rows)
     assert rows[-1]["images_seen"] == 16 * 32
     grids = sorted(p.name for p in run.samples.iterdir())
-    assert grids == ["fixed_e0001.png", "fixed_e0002.png"]
+    # the default is conditional on labelled data: a grid of one row per class beside the fixed one
+    assert grids == ["classes_e0001.png", "classes_e0002.png", "fixed_e0001.png", "fixed_e0002.png"]
     w, h = Image.open(run.samples / "fixed_e0002.png").size
     assert w >= 8 * 28 and h >= 8 * 28  # the 64-image fixed grid is 8 x 8
     for name in ("losses.png", "accuracy.png"):
@@ -214,7 +215,8 @@ def test_a_grid_taken_mid_epoch_does_not_overwrite_the_epochs_grid(tmp_path, fas
     cfg.train.epochs, cfg.train.max_steps = 2, 12  # stops halfway through epoch 2
     train(cfg, run, data_dir=str(fashion_dir), resume=True)
     assert (run.samples / "fixed_e0001.png").read_bytes() == epoch_grid
-    assert sorted(p.name for p in run.samples.iterdir()) == ["fixed_e0001.png", "fixed_s0000012.png"]
+    assert sorted(p.name for p in run.samples.iterdir()) == ["classes_e0001.png", "classes_s0000012.png",
+                                                             "fixed_e0001.png", "fixed_s0000012.png"]
 
 
 def test_conditional_on_unlabelled_images_fails_before_a_run_directory_exists(tmp_path, capsys):
@@ -228,6 +230,27 @@ def test_conditional_on_unlabelled_images_fails_before_a_run_directory_exists(tm
     err = capsys.readouterr().err
     assert "model.conditional" in err and err.count("\n") == 1
     assert not out.exists() or not any(p.name[0].isdigit() for p in out.iterdir())
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_conditional_auto_follows_the_data_and_the_run_records_which(tmp_path, fashion_dir, labelled):
+    if labelled:
+        data = ["--data-dir", str(fashion_dir), "--set", "data.limit=64"]
+    else:
+        flat = tmp_path / "flat"
+        flat.mkdir()
+        for i in range(40):
+            Image.fromarray(np.full((28, 28), i * 6, dtype=np.uint8)).save(flat / f"{i}.png")
+        data = ["--set", "data.dataset=folder", "--set", f"data.path={flat}"]
+    out = tmp_path / "runs"
+    assert main(["train", *data, "--set", "model.conditional=auto", "--set", "train.batch_size=8",
+                 "--set", "train.max_steps=1", "--set", "model.g_width=8", "--set", "model.d_width=8",
+                 "--set", "train.tensorboard=false", "--out", str(out)]) == 0
+    run = out / "0001-dcgan"
+    assert json.loads((run / "config.json").read_text())["model"]["conditional"] is labelled
+    state = load_state(run / "checkpoints" / "last.safetensors")
+    assert state["config"]["model"]["conditional"] is labelled  # the checkpoint rebuilds the same G
+    assert ("embed.weight" in state["G"]) is labelled
 
 
 def fake_clock(monkeypatch) -> None:

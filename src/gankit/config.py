@@ -54,7 +54,7 @@ class ModelConfig:
     d_act: str = "leaky_relu"  # relu | leaky_relu
     leaky_slope: float = 0.2  # negative slope of leaky_relu
     out_act: str = "tanh"  # tanh | sigmoid (must match data.range)
-    conditional: bool = False  # class-conditional G and D (labels from the dataset)
+    conditional: bool | str = False  # class-conditional G and D (labels from the dataset): true | false | auto (conditional when the data has >= 2 classes; the run's config then says which)
     w_dim: int = 128  # stylegan-lite: size of the intermediate latent w (the styles)
     mapping_layers: int = 4  # stylegan-lite: FC layers of the mapping network z -> w
     style_mixing: float = 0.9  # stylegan-lite: probability that a training sample mixes two w's at a random layer
@@ -79,6 +79,7 @@ class LossConfig:
     g_topk: float = 1.0  # top-k G training (Sinha et al. 2020): G's loss uses only this fraction of each fake batch, the ones D rates most real; 1 = all
     g_topk_gamma: float = 0.99  # ... the fraction starts at 1 and is multiplied by this each epoch until it reaches loss.g_topk
     ms_weight: float = 0.0  # mode-seeking term of G (MSGAN, Mao et al. 2019): weight of 1 / (image distance / z distance) over same-label pairs of fakes; 0 = off
+    ms_tau: float = 0.0  # bound of the mode-seeking term: 0 = MSGAN's unbounded 1 / ratio; > 0 = DSGAN's bound: mean over pairs of max(0, 1 - ratio / tau), so pairs are pushed apart only up to tau (real same-class Fashion-MNIST pairs: ~0.33)
 
 
 @dataclass
@@ -163,6 +164,13 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, list):
             raise GankitError(f"{key}: expected a list (comma-separated on the command line), got {value!r}")
         return [str(v) for v in value]
+    if tp == bool | str:  # a switch with an "auto" setting (model.conditional)
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            return _coerce(value, bool, key)
+        except GankitError:
+            raise GankitError(f"{key}: expected true, false or auto, got {value!r}") from None
     if tp is bool:
         if isinstance(value, bool):
             return value

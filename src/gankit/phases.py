@@ -125,8 +125,9 @@ def frozen(module: nn.Module):
 
 
 def with_mode_seeking(g_loss: Tensor, lo: LossConfig, fake: Tensor, z: Tensor, y: Tensor | None) -> Tensor:
-    """G's loss plus loss.ms_weight times the mode-seeking term of its own (un-augmented) fakes."""
-    return g_loss + lo.ms_weight * mode_seeking(fake, z, y) if lo.ms_weight > 0 else g_loss
+    """G's loss plus loss.ms_weight times the mode-seeking term of its own (un-augmented) fakes
+    (bounded at loss.ms_tau when that is > 0)."""
+    return g_loss + lo.ms_weight * mode_seeking(fake, z, y, lo.ms_tau) if lo.ms_weight > 0 else g_loss
 
 
 def g_objective_from(d: DResult, loss: Loss, swap: bool, keep: float = 1.0) -> tuple[Tensor, float]:

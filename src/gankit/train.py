@@ -27,6 +27,7 @@ from .errors import GankitError
 from .health import CollapseWatch, apply_changes, collapse_fix, divergence, divergence_message, lowered_lrs
 from .imageio import to_float
 from .losses import LOSSES, accuracy
+from .models import resolve_conditional
 from .phases import (DView, clip_value, clip_weights, d_objective, g_objective, g_objective_from, topk_keep,
                      with_mode_seeking)
 from .precision import autocast, backward_and_step, check_amp, compiled, simultaneous_step
@@ -85,6 +86,10 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
                           "lower the batch size or raise data.limit")
     steps_per_epoch = n // t.batch_size
     check_batch(t.batch_size, dist)
+    if cfg.model.conditional == "auto":  # the run directory records what the data made of it
+        resolve_conditional(cfg.model, max(len(data.class_names), 1))
+        if dist.main:
+            run.write_config(cfg)
     together = t.update == "simultaneous"  # G's and D's gradients from one forward pass
     if together and dist.active:
         raise GankitError("train.update=simultaneous runs in one process; under torchrun use train.update=alternating")

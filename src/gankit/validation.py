@@ -138,6 +138,9 @@ def check(cfg: Config) -> Config:
             "fake batch G learns from (1 = all, 0.5 is typical) and its decay per epoch (0.99 is typical)")
     if not lo.ms_weight >= 0:  # NaN too
         bad(f"loss.ms_weight={lo.ms_weight}; the mode-seeking term's weight, >= 0 (0 = off, 1 in MSGAN)")
+    if not lo.ms_tau >= 0:
+        bad(f"loss.ms_tau={lo.ms_tau}; the mode-seeking bound, >= 0 (0 = unbounded as in MSGAN, ~0.33 = "
+            "real same-class Fashion-MNIST pairs)")
     if lo.r1_every < 1:
         bad(f"loss.r1_every={lo.r1_every}; R1 every N-th D step, N >= 1 (1 = every step, 16 in StyleGAN2)")
     if lo.instance_noise < 0 or lo.r1_gamma < 0 or lo.gp_weight < 0 or lo.clip_value < 0:

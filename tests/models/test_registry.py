@@ -24,3 +24,11 @@ def test_conditional_on_unlabelled_data_is_rejected(name):
     with pytest.raises(GankitError, match="model.conditional"):
         build_models(cfg, SHAPES[name], 1)
     build_models(cfg, SHAPES[name], 2)  # two classes are enough
+
+
+@pytest.mark.parametrize("classes, conditional", [(10, True), (2, True), (1, False)])
+def test_conditional_auto_becomes_true_exactly_on_labelled_data(classes, conditional):
+    cfg = dataclasses.replace(ModelConfig(), g_width=8, d_width=8, conditional="auto")
+    G, D = build_models(cfg, SHAPES["dcgan"], classes)
+    assert cfg.conditional is conditional and G.conditional is conditional  # resolved in place, recorded as a bool
+    assert (D.embed is not None) is conditional

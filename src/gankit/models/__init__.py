@@ -28,7 +28,15 @@ MODELS: dict[str, Builder] = {"dcgan": build_dcgan, "progan": build_progan,
                               "stylegan-lite": build_stylegan_lite, **TUTORIAL_MODELS}
 
 
+def resolve_conditional(cfg: ModelConfig, num_classes: int) -> None:
+    """model.conditional=auto becomes true on labelled data (>= 2 classes), false on an
+    unlabelled folder, in place: what the run directory and its checkpoints record."""
+    if cfg.conditional == "auto":
+        cfg.conditional = num_classes >= 2
+
+
 def build_models(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:
+    resolve_conditional(cfg, num_classes)
     # for every model: conditioning on a one-class (unlabelled) dataset is a config mistake
     if cfg.conditional and num_classes < 2:
         raise GankitError(f"model.conditional=true needs a labelled dataset with >= 2 classes, got "
