@@ -78,7 +78,7 @@ class LossConfig:
     instance_noise_steps: int = 0  # anneal over this many steps; 0 = the whole run
     g_topk: float = 1.0  # top-k G training (Sinha et al. 2020): G's loss uses only this fraction of each fake batch, the ones D rates most real; 1 = all
     g_topk_gamma: float = 0.99  # ... the fraction starts at 1 and is multiplied by this each epoch until it reaches loss.g_topk
-    ms_weight: float = 0.0  # mode-seeking term of G (MSGAN, Mao et al. 2019): weight of 1 / (image distance / z distance) over same-label pairs of fakes; 0 = off
+    ms_weight: float = 0.0  # mode-seeking term of G (MSGAN, Mao et al. 2019): weight of 1 / (image distance / z distance) over same-label pairs of fakes (bounded with loss.ms_tau); 0 = off
     ms_tau: float = 0.0  # bound of the mode-seeking term: 0 = MSGAN's unbounded 1 / ratio; > 0 = DSGAN's bound: mean over pairs of max(0, 1 - ratio / tau), so pairs are pushed apart only up to tau (real same-class Fashion-MNIST pairs: ~0.33)
 
 

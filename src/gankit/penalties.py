@@ -6,7 +6,8 @@ r1_penalty        R1 (Mescheder et al. 2018): ||grad_x D(x)||^2 on real data, pu
                   flat around the data; the caller scales it by gamma / 2.
 
 mode_seeking      MSGAN (Mao et al. 2019): 1 / (image distance / z distance) over pairs of
-                  fakes with the same label, large when different z give the same image.
+                  fakes with the same label, large when different z give the same image;
+                  with tau > 0 DSGAN's bounded per-pair form (loss.ms_tau).
 
 The two on D build the graph of the gradient (create_graph=True) so that the penalty
 itself can be back-propagated into D's weights.  The caller multiplies by the weight.
