@@ -30,8 +30,10 @@ data:
 run: setup data
 	$(GANKIT) train $(if $(EPOCHS),--epochs $(EPOCHS),--budget $(BUDGET) --epochs 1000) --out $(OUT)
 
+# the layers contract (pyproject.toml, import-linter) first: an upward import fails the build;
 # the PostgreSQL study tests run where .ci/postgres.sh can start Debian's server (root), else skip
 test: setup data
+	$(VENV)/bin/lint-imports
 	GANKIT_TEST_POSTGRES="$${GANKIT_TEST_POSTGRES:-$$(.ci/postgres.sh 2>/dev/null || true)}" $(PY) -m pytest -q
 
 test-slow: setup data

@@ -19,10 +19,10 @@ import time
 
 import torch
 
-from gankit.configure import build_config, preset_names
 from gankit.data import load_dataset
-from gankit.rundir import create_run_dir
-from gankit.train import train
+from gankit.launch.presets import build_config, preset_names
+from gankit.runs.layout import create_run_dir
+from gankit.training.loop import train
 
 
 def seconds_per_step(cfg, data, steps: int, out: str) -> float:

@@ -21,7 +21,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from gankit.configure import build_config
+from gankit.launch.presets import build_config
 from gankit.models import build_models
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from torch.profiler import ProfilerActivity, profile
 
-from gankit.configure import build_config
 from gankit.data import load_dataset
+from gankit.launch.presets import build_config
 
 sys.path.insert(0, str(Path(__file__).parent))
 from epoch_time import seconds_per_step  # noqa: E402

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from gankit.configure import build_config
+from gankit.launch.presets import build_config
 
 sys.path.insert(0, str(Path(__file__).parent))
 from throughput import QUIET, PlainLoop, data_for, gankit_seconds  # noqa: E402

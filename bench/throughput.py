@@ -31,13 +31,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from gankit.configure import build_config, preset_names
 from gankit.data import ImageData, load_dataset
 from gankit.errors import GankitError
-from gankit.imageio import to_float
+from gankit.launch.presets import build_config, preset_names
 from gankit.models import build_models
-from gankit.rundir import create_run_dir
-from gankit.train import train
+from gankit.runs.layout import create_run_dir
+from gankit.training.loop import train
+from gankit.util.imageio import to_float
 
 NATIVE = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 QUIET = ["train.progress=false", "train.tensorboard=false", "train.sample_every=1000",

@@ -17,12 +17,14 @@ import argparse
 import json
 import tempfile
 
-from gankit.configure import build_config
 from gankit.data import load_dataset
+from gankit.launch.presets import build_config
 from gankit.metrics import evaluate_samples, load_test_split
-from gankit.run_eval import generated_u8, reference_data
-from gankit.rundir import create_run_dir, load_run
-from gankit.train import train
+from gankit.metrics.evaluate import reference_data
+from gankit.models.sampling import generated_u8
+from gankit.runs.layout import create_run_dir
+from gankit.runs.load import load_run
+from gankit.training.loop import train
 
 
 def evaluate(run_path, n: int) -> dict:

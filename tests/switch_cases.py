@@ -3,10 +3,10 @@ entries, the tiny smoke-test settings, and builders for the preset with or witho
 
 import torch
 
-from gankit.configure import build_config
 from gankit.data.imagedata import ImageData
+from gankit.launch.presets import build_config
 from gankit.models import build_models
-from gankit.state import TrainingState
+from gankit.training.state import TrainingState
 
 BASE = ["train.max_steps=2", "train.batch_size=16", "train.progress=false", "train.tensorboard=false",
         "train.log_every=1"]

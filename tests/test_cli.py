@@ -3,7 +3,7 @@
 import pytest
 
 from gankit.cli import main
-from gankit.configure import preset_names
+from gankit.launch.presets import preset_names
 
 
 def test_presets_lists_every_preset_with_a_description(capsys):

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from gankit.config import Config, apply_dict, field_types, from_dict, set_value
-from gankit.configure import build_config, validate
 from gankit.errors import GankitError
+from gankit.launch.presets import build_config, validate
 
 
 def test_defaults_validate_and_round_trip_through_json():

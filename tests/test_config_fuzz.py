@@ -12,7 +12,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from gankit.config import Config, apply_dict, budget_seconds, field_types, parse_set, set_value
-from gankit.configure import build_config
+from gankit.launch.presets import build_config
 
 KEYS = sorted(field_types())
 SECTIONS = sorted({k.split(".")[0] for k in KEYS if "." in k})

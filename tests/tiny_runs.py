@@ -17,9 +17,9 @@ TINY = ["data.limit=256", "model.g_width=8", "model.d_width=8", "train.batch_siz
 def tiny_run(root: Path, conditional: bool, cache: Path):
     """Train a tiny run under `root` (module-scoped fixtures call this before the per-test cache
     isolation of conftest.py, so the cache is isolated here too); skips without the data."""
-    from gankit.configure import build_config
-    from gankit.rundir import create_run_dir
-    from gankit.train import train
+    from gankit.launch.presets import build_config
+    from gankit.runs.layout import create_run_dir
+    from gankit.training.loop import train
 
     if not (FASHION / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip("Debian package dataset-fashion-mnist not installed")
@@ -36,9 +36,10 @@ def tiny_run(root: Path, conditional: bool, cache: Path):
 def whole_and_resumed(root: Path, sets: list[str], data_dir: str, preset: str | None = None):
     """The same config trained for 2 epochs in one go and for 1 epoch then resumed to 2: the two
     runs, loaded (LoadedRun), for tests that resume is bit-identical."""
-    from gankit.configure import build_config
-    from gankit.rundir import create_run_dir, load_run
-    from gankit.train import train
+    from gankit.launch.presets import build_config
+    from gankit.runs.layout import create_run_dir
+    from gankit.runs.load import load_run
+    from gankit.training.loop import train
 
     whole_cfg = build_config(preset=preset, sets=sets + ["train.epochs=2"])
     whole = create_run_dir(root, "whole")

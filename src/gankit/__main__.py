@@ -1,5 +1,5 @@
 """`python -m gankit` runs the command-line interface."""
 
-from .cli import main
+from gankit.cli import main
 
 raise SystemExit(main())

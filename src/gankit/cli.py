@@ -15,7 +15,8 @@ import traceback
 import warnings
 from pathlib import Path
 
-from .errors import GankitError
+from gankit.errors import GankitError
+from gankit.launch.catalog import builtin_names  # the file names only: no torch
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -24,13 +25,6 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key, e.g. --set loss.name=hinge (repeatable; see `gankit options`)")
     p.add_argument("--data-dir", help="folder holding dataset files (searched before $GANKIT_DATA and the cache)")
-
-
-def _builtin_studies() -> list[str]:
-    from importlib import resources  # the files only: importing gankit.studies would load torch
-
-    folder = resources.files("gankit") / "studies" / "builtin"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="a checkpoint file other than the run's last one")
 
     p = sub.add_parser("sweep", help="run a study: a grid, random or TPE search over config keys, K seeds each")
-    p.add_argument("study", metavar="STUDY", help=f"a built-in study ({', '.join(_builtin_studies())}) or a study TOML file")
+    p.add_argument("study", metavar="STUDY", help=f"a built-in study ({', '.join(builtin_names())}) or a study TOML file")
     p.add_argument("--full", action="store_true", help="the original experiment's budget instead of the quick one")
     p.add_argument("--out", metavar="DIR", help="study directory (default studies/STUDY); re-running resumes it")
     p.add_argument("--storage", metavar="URL", help="Optuna storage shared by workers on several machines, "
@@ -134,14 +128,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from .config import from_dict, set_value
-    from .configure import build_config, validate
-    from .data import load_dataset
-    from .distributed import broadcast, setup, teardown
-    from .models import check_buildable
-    from .rundir import RunDir, check_resumable, create_run_dir, open_run_dir
-    from .train import train
-    from .transfer import check_transfer
+    from gankit.config import from_dict, set_value
+    from gankit.launch.presets import build_config, validate
+    from gankit.launch.start import start_run
+    from gankit.runs.layout import open_run_dir
+    from gankit.runtime.distributed import setup, teardown
 
     dist = setup()  # one process, or this rank's place under torchrun
     if a.resume:
@@ -154,11 +145,6 @@ def cmd_train(a: argparse.Namespace) -> int:
         if a.budget:
             set_value(cfg, "train.budget", a.budget)
         validate(cfg)
-        if not run.last_checkpoint.is_file():
-            raise GankitError(f"{a.resume}: no checkpoint to resume from; start a new run")
-        check_resumable(run, cfg)  # a newer format or weights of another shape: one line, nothing written
-        if dist.main:
-            run.write_config(cfg)
     else:
         sets = list(a.sets)
         if a.epochs is not None:
@@ -174,32 +160,20 @@ def cmd_train(a: argparse.Namespace) -> int:
             if dist.main:
                 print(cfg.to_json())
             return 0
-    # data and model problems surface before a run directory exists: a failed start leaves nothing
-    data = load_dataset(cfg.data, a.data_dir)
-    check_buildable(cfg.model, tuple(data.images.shape[1:]), max(len(data.class_names), 1))
-    if not a.resume:  # --init-from / model.d_init=evaluator: the source fits (a resume has its weights already)
-        check_transfer(cfg, data)
-    if not a.resume:
-        run = None
-        if dist.main:  # rank 0 makes the run directory and tells the others where it is
-            run = create_run_dir(a.out, a.name or cfg.preset)
-            run.write_config(cfg)
-        run = RunDir(Path(broadcast(str(run.path) if run else None, dist)))
-    if dist.main:
-        print(f"run directory: {run.path}" + (f" ({dist.world} processes)" if dist.active else ""), file=sys.stderr)
-    try:
-        summary = train(cfg, run, data_dir=a.data_dir, resume=bool(a.resume), data=data, dist=dist)
+    try:  # pre-flight, run directory, config.json once, train()
+        run, summary = start_run(cfg, out=a.out, name=a.name, at=a.resume, resume=bool(a.resume),
+                                 data_dir=a.data_dir, dist=dist)
     finally:
         teardown(dist)
     if dist.main:
         state = "interrupted, saved" if summary["interrupted"] else "done"
         print(f"{state}: {summary['step']} steps in {summary['seconds']} s ({summary['img_per_s']} img/s)")
-        print(f"samples: {run.samples}  report: {run.path / 'report.html'}")
+        print(f"samples: {run.samples}  report: {run.report_file}")
     return 130 if summary["interrupted"] else 0
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
-    from .generate import generate
+    from gankit.commands.generate import generate
 
     out = generate(a.run, n=a.n, seed=a.seed, cls=a.cls, checkpoint=a.checkpoint,
                    grid=a.grid, out_dir=a.out, npz=a.npz, dataset=a.dataset, per_class=a.per_class,
@@ -209,10 +183,10 @@ def cmd_generate(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from .run_eval import evaluate_run
+    from gankit.commands.evaluate import evaluate_run
 
     if a.cas or a.privacy:
-        from .run_checks import run_checks
+        from gankit.commands.checks import run_checks
 
         print(run_checks(a.run, a.cas, a.privacy, a.n, a.cas_epochs, a.checkpoint, a.seed, a.data_dir))
         return 0
@@ -223,14 +197,14 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
-    from .export import export_run
+    from gankit.commands.export import export_run
 
     print(export_run(a.run, a.out, a.checkpoint))
     return 0
 
 
 def cmd_sweep(a: argparse.Namespace) -> int:
-    from .studies import load_study, storage_name, sweep, write_study_report
+    from gankit.studies import load_study, storage_name, sweep, write_study_report
 
     study = load_study(a.study, full=a.full, sets=a.sets)
     if a.workers < 1:
@@ -254,9 +228,9 @@ def cmd_sweep(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    from .report.html import write_report
-    from .rundir import open_run_dir
-    from .studies import is_study_dir, write_study_report
+    from gankit.report.html import write_report
+    from gankit.runs.layout import open_run_dir
+    from gankit.studies import is_study_dir, write_study_report
 
     if is_study_dir(a.run):
         print(write_study_report(Path(a.run)))
@@ -266,7 +240,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 def cmd_presets(a: argparse.Namespace) -> int:
-    from .configure import preset_dict, preset_names
+    from gankit.launch.presets import preset_dict, preset_names
 
     names = preset_names()
     width = max(map(len, names))
@@ -276,17 +250,17 @@ def cmd_presets(a: argparse.Namespace) -> int:
 
 
 def cmd_options(a: argparse.Namespace) -> int:
-    from .options import format_options
+    from gankit.commands.options import format_options
 
     print(format_options(a.preset))
     return 0
 
 
 def cmd_data(a: argparse.Namespace) -> int:
-    from .config import Config, set_value
-    from .configure import validate
-    from .data import DATASETS, load_dataset
-    from .data.show import show_dataset
+    from gankit.config import Config, set_value
+    from gankit.data import DATASETS, load_dataset
+    from gankit.data.show import show_dataset
+    from gankit.launch.presets import validate
 
     cfg = Config()
     if a.dataset in DATASETS:
@@ -310,8 +284,8 @@ def cmd_data(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluator(a: argparse.Namespace) -> int:
-    from .data import cache_root
-    from .metrics.evaluator_train import train_evaluator
+    from gankit.data import cache_root
+    from gankit.metrics.evaluator_train import train_evaluator
 
     # the user cache is searched by the evaluator lookup; the shipped weights are refreshed
     # only on request (--out src/gankit/metrics/weights)

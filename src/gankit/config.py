@@ -5,8 +5,9 @@ every run directory and inside every checkpoint, so `generate`, `evaluate` and `
 rebuild exactly what was trained.  Every field is reachable by a dotted key
 (`train.batch_size`, `loss.name`), which is what `--set`, preset files and sweeps use.
 
-This module depends on nothing else in gankit but its errors: presets, config files and
-validation against the registries live in configure.py, which imports everything else.
+This module depends on nothing else in gankit but its errors: presets and config files live in
+launch/presets.py, validation against the registries in launch/validate.py (and each model's
+own rules beside it in models/).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import GankitError, did_you_mean
+from gankit.errors import GankitError, did_you_mean
 
 
 @dataclass
@@ -65,7 +66,7 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    name: str = "ns"  # key of gankit.losses.LOSSES
+    name: str = "ns"  # key of gankit.training.losses.LOSSES
     gp_weight: float = 10.0  # wgan-gp gradient penalty weight
     clip_value: float = 0.0  # clamp D's weights to [-c, c] after each D step (WGAN); 0 = the loss's own (wgan: 0.01, others: none)
     r1_gamma: float = 0.0  # R1 penalty on real data; 0 = off

@@ -7,11 +7,11 @@ import json
 
 import pytest
 import torch
+from tiny_runs import FASHION, tiny_run
 
 from gankit.cli import main
 from gankit.metrics import format_table
 from gankit.metrics.cas import balanced_real, classifier_recipe
-from tiny_runs import FASHION, tiny_run
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def cond_run(tmp_path_factory):
 
 
 def test_evaluate_cas_on_a_tiny_conditional_run(cond_run, capsys, monkeypatch):
-    import gankit.run_checks as rc
+    import gankit.commands.checks as rc
 
     full = rc._test_split
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from gankit.metrics import CollapseMonitor, evaluator_for
+from gankit.metrics import evaluator_for
+from gankit.training.collapse import CollapseMonitor
 
 
 def noise_images(n: int, seed: int) -> torch.Tensor:
@@ -55,8 +56,8 @@ def test_class_coverage_drop_names_missing_classes(fashion_test):
 
 
 def test_saturation_hint_offers_label_smoothing_only_for_losses_with_targets():
-    from gankit.losses import LOSSES
-    from gankit.metrics.collapse import SATURATION_HINT
+    from gankit.training.health import SATURATION_HINT
+    from gankit.training.losses import LOSSES
 
     named = SATURATION_HINT.split("loss.real_label=0.9 (", 1)[1].split(")", 1)[0].split(", ")
     assert set(named) == {k for k, v in LOSSES.items() if v.uses_targets} == {"bce", "ns", "lsgan"}

@@ -9,9 +9,16 @@ import pytest
 import torch
 
 from gankit.errors import GankitError
-from gankit.metrics.evaluator import (EvalNet, Evaluator, evaluator_for, evaluator_key, file_sha256,
-                                       load_evaluator, save_evaluator)
+from gankit.metrics.evaluator import (
+    Evaluator,
+    evaluator_for,
+    evaluator_key,
+    file_sha256,
+    load_evaluator,
+    save_evaluator,
+)
 from gankit.metrics.evaluator_train import _augment, accuracy
+from gankit.models.evaluator_net import EvalNet
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "src" / "gankit" / "metrics" / "weights"
 

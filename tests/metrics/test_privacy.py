@@ -7,11 +7,11 @@ import json
 
 import pytest
 import torch
+from tiny_runs import FASHION, tiny_run
 
 from gankit.cli import main
 from gankit.metrics import evaluator_for, format_table
 from gankit.metrics import privacy as pv
-from tiny_runs import FASHION, tiny_run
 
 
 def test_chunked_nearest_neighbours_match_brute_force():

@@ -4,11 +4,11 @@ import pytest
 import torch
 from torch import nn
 
-from gankit.models.layers import Dropout
 from gankit.config import ModelConfig
 from gankit.errors import GankitError
 from gankit.models import MODELS
 from gankit.models.dcgan import build_dcgan
+from gankit.models.layers import Dropout
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 64, 64)])

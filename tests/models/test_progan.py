@@ -12,11 +12,11 @@ from torch import nn
 from gankit.config import Config, DataConfig, ModelConfig, set_value
 from gankit.data import load_dataset
 from gankit.errors import GankitError
-from gankit.imageio import to_float
+from gankit.launch.validate import check
 from gankit.models import MODELS
 from gankit.models.layers import EqualizedConv2d, EqualizedLinear, pixel_norm
 from gankit.models.progan import build_progan, schedule
-from gankit.validation import check
+from gankit.util.imageio import to_float
 
 S = 10  # grow_steps in these tests: stage k from step 10k, faded in over 5 steps
 

@@ -32,3 +32,17 @@ def test_conditional_auto_becomes_true_exactly_on_labelled_data(classes, conditi
     G, D = build_models(cfg, SHAPES["dcgan"], classes)
     assert cfg.conditional is conditional and G.conditional is conditional  # resolved in place, recorded as a bool
     assert (D.embed is not None) is conditional
+
+
+def test_each_model_checks_its_own_config():
+    from gankit.models import MODEL_CHECKS, check_model
+
+    assert set(MODEL_CHECKS) <= set(MODELS)
+    plain = ModelConfig()
+    assert check_model(plain) is None
+    assert "does not apply to progan" in check_model(dataclasses.replace(plain, name="progan", d_dropout=0.3))
+    assert "progan's D grows" in check_model(dataclasses.replace(plain, name="progan", d_init="evaluator"))
+    assert "stylegan-lite" in check_model(dataclasses.replace(plain, name="stylegan-lite", g_spectral_norm=True))
+    assert "as they are" in check_model(dataclasses.replace(plain, d_init="evaluator", mbstd=True))
+    assert ">= 0" in check_model(dataclasses.replace(plain, freeze_d_layers=-1))
+    assert "other layers" in check_model(dataclasses.replace(plain, name="progan", freeze_d_layers=1))

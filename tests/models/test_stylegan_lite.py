@@ -7,18 +7,19 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_runs import whole_and_resumed
 
 from gankit.cli import main
 from gankit.config import ModelConfig
-from gankit.configure import build_config
 from gankit.data import ImageData
 from gankit.errors import GankitError
+from gankit.launch.presets import build_config
 from gankit.models import MODELS, build_models
 from gankit.models.stylegan_lite import ModulatedConv, start_resolution
-from gankit.rundir import create_run_dir, load_run
-from gankit.state import TrainingState
-from gankit.train import train
-from tiny_runs import whole_and_resumed
+from gankit.runs.layout import create_run_dir
+from gankit.runs.load import load_run
+from gankit.training.loop import train
+from gankit.training.state import TrainingState
 
 SMALL = dict(name="stylegan-lite", z_dim=16, w_dim=16, mapping_layers=2, g_width=4, d_width=4)
 

@@ -10,11 +10,10 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from gankit.models.layers import Dropout
-from gankit.configure import load_preset
 from gankit.errors import GankitError
+from gankit.launch.presets import load_preset
 from gankit.models import MODELS, build_models
-from gankit.models.layers import MinibatchDiscrimination, MinibatchStd
+from gankit.models.layers import Dropout, MinibatchDiscrimination, MinibatchStd
 from gankit.models.tutorial_common import EMBED_DIM
 from gankit.models.tutorial_nets import TUTORIAL_MODELS
 

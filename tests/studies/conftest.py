@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from study_helpers import tiny_study
+
 
 @pytest.fixture
 def fashion(fashion_dir, shared_cache, monkeypatch):

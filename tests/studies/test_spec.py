@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
+from study_helpers import tiny_study
 
 from gankit.errors import GankitError
 from gankit.studies.spec import builtin_names, load_study, parse_study
-
-from study_helpers import tiny_study
 
 
 def test_a_grid_is_the_product_of_its_axes_with_tied_keys_and_variants():
@@ -128,3 +128,12 @@ def test_built_in_studies_are_the_seed_projects_experiments():
 def test_an_unknown_study_lists_the_built_in_ones():
     with pytest.raises(GankitError, match="mnist-losses"):
         load_study("mnist-loses")
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "lab" / "studies").glob("*.toml")),
+                         ids=lambda p: p.stem)
+def test_the_lab_rounds_load_by_path(path):
+    """The rounds behind the default are not shipped but stay runnable: `gankit sweep lab/studies/X.toml`."""
+    study = load_study(str(path))
+    assert study.name == path.stem and study.settings()
+    assert path.stem not in builtin_names()

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from study_helpers import TINY_SET, tiny_study
 
 from gankit.cli import main
-from gankit.rundir import read_jsonl
+from gankit.runs.layout import read_jsonl
 from gankit.studies import load_results, sweep
-from study_helpers import TINY_SET, tiny_study
 
 
 def executions(study_dir: Path) -> list[dict]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..errors import GankitError
-from .cache import cache_root, data_roots
-from .cifar import load_cifar10
-from .folder import load_folder
-from .imagedata import ImageData, convert_channels, resize, select_classes, take_first
-from .mnist import load_fashion_mnist, load_mnist
+from gankit.data.cache import cache_root, data_roots
+from gankit.data.cifar import load_cifar10
+from gankit.data.folder import load_folder
+from gankit.data.imagedata import ImageData, convert_channels, num_classes, resize, select_classes, take_first
+from gankit.data.mnist import load_fashion_mnist, load_mnist
+from gankit.errors import GankitError
 
 DATASETS: dict[str, Callable[..., ImageData]] = {
     "fashion-mnist": load_fashion_mnist,
@@ -38,4 +38,4 @@ def load_dataset(cfg, data_dir: str | None = None) -> ImageData:
     return resize(data, cfg.resolution)
 
 
-__all__ = ["DATASETS", "ImageData", "cache_root", "data_roots", "load_dataset"]
+__all__ = ["DATASETS", "ImageData", "cache_root", "data_roots", "load_dataset", "num_classes"]

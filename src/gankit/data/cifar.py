@@ -16,11 +16,11 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 
-from ..errors import GankitError
-from .cache import data_roots, describe_roots, download_dir, search_dirs
-from .download import fetch, file_md5, join_url, mirrors_for
-from .imagedata import ImageData
-from .safepickle import loads_data
+from gankit.data.cache import data_roots, describe_roots, download_dir, search_dirs
+from gankit.data.download import fetch, file_md5, join_url, mirrors_for
+from gankit.data.imagedata import ImageData
+from gankit.data.safepickle import loads_data
+from gankit.errors import GankitError
 
 NAME = "cifar10"
 CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]

@@ -1,6 +1,6 @@
 """Download a dataset file from a list of mirrors into the cache, verified, atomically.
 
-A download streams into a hidden temp file next to its destination (gankit.atomic), is checked against
+A download streams into a hidden temp file next to its destination (gankit.util.atomic), is checked against
 the expected md5 (of the file as served, or of its gunzipped content: Debian and some
 mirrors recompress), and only then is renamed into place.  Any failure deletes the temp
 file and moves on to the next mirror, so the cache never holds a partial or wrong file.
@@ -20,9 +20,9 @@ import urllib.request
 import zlib
 from pathlib import Path
 
-from ..atomic import atomic_path
-from ..errors import GankitError
-from .idx import GZIP_MAGIC
+from gankit.data.idx import GZIP_MAGIC
+from gankit.errors import GankitError
+from gankit.util.atomic import atomic_path
 
 CHUNK = 1 << 20
 

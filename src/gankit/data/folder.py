@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import GankitError
-from .imagedata import ImageData, class_indices
+from gankit.data.imagedata import ImageData, class_indices
+from gankit.errors import GankitError
 
 SPLITS = ("train", "test")
 MAX_MEMBER = 256 << 20  # bytes a zip member may unpack to: a "zip bomb" image is skipped, not unpacked

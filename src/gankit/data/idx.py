@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write
-from ..errors import GankitError
+from gankit.errors import GankitError
+from gankit.util.atomic import atomic_write
 
 # type code -> big-endian numpy dtype
 IDX_TYPES = {

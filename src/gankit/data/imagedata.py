@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..errors import GankitError
+from gankit.errors import GankitError
 
 
 @dataclass
@@ -26,6 +26,15 @@ class ImageData:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+    @property
+    def num_classes(self) -> int:
+        return num_classes(self.class_names)
+
+
+def num_classes(class_names: list[str]) -> int:
+    """The label count a model is built for: the classes, or 1 for unlabelled data (one "class")."""
+    return max(len(class_names), 1)
 
 
 def _norm(name: str) -> str:

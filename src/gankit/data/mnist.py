@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import GankitError
-from .cache import data_roots, describe_roots, download_dir, find_file
-from .download import fetch, join_url, mirrors_for
-from .idx import read_idx
-from .imagedata import ImageData
+from gankit.data.cache import data_roots, describe_roots, download_dir, find_file
+from gankit.data.download import fetch, join_url, mirrors_for
+from gankit.data.idx import read_idx
+from gankit.data.imagedata import ImageData
+from gankit.errors import GankitError
 
 
 @dataclass(frozen=True)

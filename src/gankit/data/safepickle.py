@@ -13,7 +13,7 @@ import pickle
 
 import numpy as np
 
-from ..errors import GankitError
+from gankit.errors import GankitError
 
 try:  # numpy >= 2 moved the module; pickles name either spelling
     from numpy._core.multiarray import _reconstruct

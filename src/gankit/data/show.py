@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from ..imageio import save_grid
-from .imagedata import ImageData
+from gankit.data.imagedata import ImageData
+from gankit.util.imageio import save_grid
 
 UNLABELLED = "(unlabelled)"
 

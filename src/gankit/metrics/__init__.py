@@ -1,4 +1,4 @@
-"""Evaluation of generated images: gankit's own evaluators, the metrics, and the collapse monitor.
+"""Evaluation of generated images: gankit's own evaluators and the metrics.
 
 Public interface (what the CLI and the training loop use):
 - `evaluate_samples(fake_u8, dataset_key, real, *, n, device, kid_subsets, with_inception, test)`
@@ -7,19 +7,19 @@ Public interface (what the CLI and the training loop use):
 - `evaluator_for(dataset_key, class_names)` -> the shipped evaluator, or None
 - `load_test_split(data_cfg, data_dir)` -> the test split for the floor, or None
 - `format_table(metrics)` -> aligned text table
-- `CollapseMonitor(evaluator, real_u8).update(step, d_acc_real, d_acc_fake, g_loss, fake)` -> warnings
 - `train_evaluator(dataset_key, data_dir, out_dir, epochs, seed)` -> card (`gankit evaluator train`)
 - `inception_status()` -> (weights path or None, message)
 
 See docs/evaluation.md for what each metric means and how the evaluators were trained.
 """
 
-from .collapse import CollapseMonitor
-from .evaluate import MIN_COMPARABLE_N, PROVENANCE_KEYS, evaluate_samples, load_test_split
-from .evaluator import Evaluator, evaluator_for
-from .evaluator_train import RECIPES, train_evaluator
-from .inception import inception_status
-from .table import format_table
+from gankit.metrics.evaluate import MIN_COMPARABLE_N, PROVENANCE_KEYS, evaluate_samples, load_test_split
+from gankit.metrics.evaluator import Evaluator, evaluator_for
+from gankit.metrics.evaluator_train import RECIPES, train_evaluator
+from gankit.metrics.inception import inception_status
+from gankit.metrics.table import format_table
 
-__all__ = ["CollapseMonitor", "Evaluator", "MIN_COMPARABLE_N", "PROVENANCE_KEYS", "RECIPES", "evaluate_samples",
+__all__ = ["Evaluator", "MIN_COMPARABLE_N", "PROVENANCE_KEYS", "RECIPES", "evaluate_samples",
            "evaluator_for", "format_table", "inception_status", "load_test_split", "train_evaluator"]
+
+# the collapse monitor that watches training is training/collapse.py (its hints are training's rules)

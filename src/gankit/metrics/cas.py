@@ -24,9 +24,9 @@ import time
 import torch
 from torch import Tensor
 
-from .evaluator import evaluator_key
-from .evaluator_train import RECIPES, accuracy, deterministic_cpu, fit_classifier
-from .reference import cached_json, content_hash
+from gankit.metrics.evaluator import evaluator_key
+from gankit.metrics.evaluator_train import RECIPES, accuracy, deterministic_cpu, fit_classifier
+from gankit.metrics.reference import cached_json, content_hash
 
 DEFAULT_EPOCHS = 2
 

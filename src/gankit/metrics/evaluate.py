@@ -9,18 +9,21 @@ so after the first call only the generated images are embedded.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 
 import torch
 from torch import Tensor
 
-from ..errors import GankitError, GankitWarning
-from .evaluator import evaluator_for
-from .fidelity import classifier_score, fid, kid
-from .inception import InceptionEmbedder, inception_status
-from .manifold import nearest_distance, prdc
-from .reference import cached_embedding, cached_json, reference_key, subset_indices
+from gankit.config import Config
+from gankit.data import ImageData, load_dataset
+from gankit.errors import GankitError, GankitWarning
+from gankit.metrics.evaluator import evaluator_for
+from gankit.metrics.fidelity import classifier_score, fid, kid
+from gankit.metrics.inception import InceptionEmbedder, inception_status
+from gankit.metrics.manifold import nearest_distance, prdc
+from gankit.metrics.reference import cached_embedding, cached_json, reference_key, subset_indices
 
 # a class is "covered" when it gets at least this fraction of its share in the real data
 COVER_FRACTION = 0.1
@@ -95,8 +98,6 @@ def load_test_split(data_cfg, data_dir=None):
     uses a disjoint part of the training split.
     """
     import dataclasses
-
-    from ..data import load_dataset
 
     if data_cfg.split == "test":
         return None  # trained on the test split: there is no unseen real split to compare with
@@ -190,3 +191,12 @@ def evaluate_samples(fake_u8: Tensor, dataset_key: str, real, *, n: int = 10000,
     out["notes"] = notes
     out["seconds"] = round(time.time() - t0, 2)
     return out
+
+
+def reference_data(cfg: Config, data_dir: str | None) -> ImageData:
+    """The real distribution a run is judged against: its training split, all of it.
+
+    `data.limit` only shortens training; the reference stays the dataset (with the run's
+    class filter, channels and resolution), so numbers are comparable across budgets.
+    """
+    return load_dataset(dataclasses.replace(cfg.data, limit=0), data_dir)

@@ -11,7 +11,6 @@ comparable and nothing has to be downloaded.  A shipped evaluator is a `.safeten
 
 from __future__ import annotations
 
-import hashlib
 import json
 from importlib import resources
 from pathlib import Path
@@ -21,10 +20,11 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from ..atomic import atomic_path
-from ..errors import GankitError
+from gankit.errors import GankitError
+from gankit.models.evaluator_net import FEATURE_DIM, EvalNet
+from gankit.util.atomic import atomic_path
+from gankit.util.names import file_sha256
 
-FEATURE_DIM = 128
 # evaluator key -> the dataset keys and class-name sets it serves
 EVALUATOR_DATASETS: dict[str, tuple[str, ...]] = {
     "fashion-mnist": ("fashion-mnist",),
@@ -32,27 +32,6 @@ EVALUATOR_DATASETS: dict[str, tuple[str, ...]] = {
     "cifar10": ("cifar10",),
     "cifar10-catdog": ("cifar10", "folder"),
 }
-
-
-class EvalNet(nn.Module):
-    """conv3x3-BN-ReLU-maxpool blocks, then a 128-d ReLU feature layer and a linear classifier."""
-
-    def __init__(self, in_ch: int, size: int, n_classes: int, widths: list[int]):
-        super().__init__()
-        self.arch = {"in_ch": in_ch, "size": size, "n_classes": n_classes, "widths": list(widths)}
-        layers: list[nn.Module] = []
-        c, s = in_ch, size
-        for w in widths:
-            layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(), nn.MaxPool2d(2)]
-            c, s = w, s // 2
-        self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * s * s, FEATURE_DIM), nn.ReLU())
-        self.drop = nn.Dropout(0.3)
-        self.head = nn.Linear(FEATURE_DIM, n_classes)
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """x: float images in [-1, 1] at the native size -> (features [B,128], logits [B,C])."""
-        f = self.body(x)
-        return f, self.head(self.drop(f))
 
 
 class Evaluator(nn.Module):
@@ -104,8 +83,6 @@ class Evaluator(nn.Module):
         return self.embed(u8)[0]
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def save_evaluator(net: EvalNet, path: Path, metadata: dict[str, str]) -> str:
@@ -135,7 +112,7 @@ def load_evaluator(weights: Path, card_file: Path) -> Evaluator:
 
 def weight_dirs() -> list[Path]:
     """Where evaluators are looked for: the shipped ones, then user-trained ones in the cache."""
-    from ..data.cache import cache_root
+    from gankit.data.cache import cache_root
 
     return [Path(str(resources.files("gankit") / "metrics" / "weights")), cache_root() / "evaluators"]
 

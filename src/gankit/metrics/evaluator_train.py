@@ -23,10 +23,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..atomic import atomic_write
-from ..config import DataConfig
-from ..errors import GankitError
-from .evaluator import EvalNet, save_evaluator
+from gankit.config import DataConfig
+from gankit.errors import GankitError
+from gankit.metrics.evaluator import save_evaluator
+from gankit.models.evaluator_net import EvalNet
+from gankit.util.atomic import atomic_write
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ RECIPES: dict[str, Recipe] = {
 
 
 def _load(recipe: Recipe, key: str, data_dir: str | None, split: str):
-    from ..data import load_dataset
+    from gankit.data import load_dataset
 
     cfg = dataclasses.replace(recipe.data, split=split)
     if cfg.dataset == "folder":

@@ -20,13 +20,13 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..errors import GankitError
+from gankit.errors import GankitError
 
 WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
 
 
 def candidate_paths() -> list[Path]:
-    from ..data.cache import cache_root
+    from gankit.data.cache import cache_root
 
     out = []
     env = os.environ.get("GANKIT_INCEPTION", "").strip()
@@ -43,7 +43,7 @@ def find_weights() -> Path | None:
 
 def inception_status() -> tuple[Path | None, str]:
     """(weights path or None, a one-line message saying what is missing and where it goes)."""
-    from ..data.cache import cache_root
+    from gankit.data.cache import cache_root
 
     path = find_weights()
     has_fidelity = importlib.util.find_spec("torch_fidelity") is not None

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..imageio import make_grid
+from gankit.util.imageio import make_grid
 
 THRESHOLD_QUANTILE = 0.01
 QUANTILES = {"p01": 0.01, "p05": 0.05, "p50": 0.5}

@@ -20,11 +20,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from ..atomic import atomic_path, atomic_write
+from gankit.util.atomic import atomic_path, atomic_write
 
 
 def reference_dir() -> Path:
-    from ..data.cache import cache_root
+    from gankit.data.cache import cache_root
 
     return cache_root() / "reference"
 

@@ -70,7 +70,7 @@ def provenance_lines(metrics: dict) -> list[str]:
         if prefix + "evaluator_sha256" in metrics:
             lines.append(f"{name} sha256: {metrics[prefix + 'evaluator_sha256']}")
     if metrics.get("small_n_warning"):
-        from .evaluate import small_n_message
+        from gankit.metrics.evaluate import small_n_message
 
         # not "warning:": the CLI has already shown the warning itself, as `gankit: warning: ...`
         lines.append(f"small n: {small_n_message(metrics.get('n'))}")

@@ -13,24 +13,41 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..config import ModelConfig
-from ..errors import GankitError
-from .dcgan import build_dcgan
-from .evaluator_d import EvaluatorD
-from .freeze import freeze_d
-from .progan import build_progan
-from .stylegan_lite import build_stylegan_lite
-from .tutorial_nets import TUTORIAL_MODELS
+from gankit.config import ModelConfig
+from gankit.errors import GankitError
+from gankit.models import evaluator_d, freeze, progan, stylegan_lite
+from gankit.models.dcgan import build_dcgan
+from gankit.models.evaluator_d import EvaluatorD
+from gankit.models.freeze import freeze_d
+from gankit.models.progan import build_progan
+from gankit.models.stylegan_lite import build_stylegan_lite
+from gankit.models.tutorial_nets import TUTORIAL_MODELS
 
 Builder = Callable[[ModelConfig, tuple[int, int, int], int], tuple[nn.Module, nn.Module]]
 
 MODELS: dict[str, Builder] = {"dcgan": build_dcgan, "progan": build_progan,
                               "stylegan-lite": build_stylegan_lite, **TUTORIAL_MODELS}
+# each model's own config rules beside its builder (shape rules: the builder raises them)
+MODEL_CHECKS: dict[str, Callable[[ModelConfig], str | None]] = {"progan": progan.check,
+                                                                 "stylegan-lite": stylegan_lite.check}
+
+
+def check_model(cfg: ModelConfig) -> str | None:
+    """The first problem of a model config (the model's, then the evaluator D's and FreezeD's own
+    rules), as a sentence; None when there is none.  launch/validate.py keeps the rules that
+    read other sections."""
+    for check in (MODEL_CHECKS.get(cfg.name), evaluator_d.check if cfg.d_init == "evaluator" else None,
+                  freeze.check):
+        problem = check(cfg) if check else None
+        if problem:
+            return problem
+    return None
 
 
 def resolve_conditional(cfg: ModelConfig, num_classes: int) -> None:
-    """model.conditional=auto becomes true on labelled data (>= 2 classes), false on an
-    unlabelled folder, in place: what the run directory and its checkpoints record."""
+    """model.conditional=auto becomes true on labelled data (>= 2 classes), false on an unlabelled
+    folder, in place.  launch.start_run resolves it before config.json is written, so the run
+    directory and its checkpoints record the choice; a builder given `auto` resolves it too."""
     if cfg.conditional == "auto":
         cfg.conditional = num_classes >= 2
 

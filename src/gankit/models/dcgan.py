@@ -12,9 +12,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import ModelConfig
-from ..errors import GankitError
-from .layers import Dropout, MinibatchDiscrimination, MinibatchStd, activation, maybe_sn, norm2d, projection_logit
+from gankit.config import ModelConfig
+from gankit.errors import GankitError
+from gankit.models.layers import (
+    Dropout,
+    MinibatchDiscrimination,
+    MinibatchStd,
+    activation,
+    maybe_sn,
+    norm2d,
+    projection_logit,
+)
 
 # layer types spectral norm applies to in each net (set by model.g/d_spectral_norm); it is applied
 # in build_dcgan after the N(0, 0.02) initialisation, so the power-iteration vectors computed at

@@ -1,6 +1,6 @@
 """The evaluator discriminator (`model.d_init=evaluator`): D's body is an evaluator classifier's.
 
-gankit ships a small classifier per dataset (metrics/evaluator.py: conv3x3-BN-ReLU-maxpool
+gankit ships a small classifier per dataset (models/evaluator_net.py: conv3x3-BN-ReLU-maxpool
 blocks, then a 128-d ReLU feature layer).  Its layers have nothing in common with DCGAN's
 stride-2 4x4 convolutions, so no DCGAN layer could take its weights; instead this D *is* the
 classifier's body, layer for layer (built by `EvalNet` itself, so the two cannot drift apart),
@@ -20,10 +20,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import ModelConfig
-from ..errors import GankitError
-from .dcgan import _stages
-from .layers import Dropout, projection_logit
+from gankit.config import ModelConfig
+from gankit.errors import GankitError
+from gankit.models.dcgan import _stages
+from gankit.models.evaluator_net import FEATURE_DIM, EvalNet
+from gankit.models.layers import Dropout, projection_logit
 
 
 def evaluator_d_widths(cfg: ModelConfig, size: int) -> list[int]:
@@ -32,13 +33,19 @@ def evaluator_d_widths(cfg: ModelConfig, size: int) -> list[int]:
     return [cfg.d_width * 2**i for i in range(n)]
 
 
+def check(cfg: ModelConfig) -> str | None:
+    """model.d_init=evaluator's own rules: the classifier's layers are used as they are."""
+    extras = [k for k, on in (("model.d_spectral_norm=true", cfg.d_spectral_norm), ("model.mbstd=true", cfg.mbstd),
+                              ("model.minibatch_disc>0", cfg.minibatch_disc > 0)) if on]
+    if extras:
+        return (f"model.d_init=evaluator uses the evaluator classifier's layers as they are; {', '.join(extras)} "
+                "would change them: turn it off, or use model.d_init=none")
+    return None
+
+
 class EvaluatorD(nn.Module):
     def __init__(self, cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int):
         super().__init__()
-        # imported here: gankit.metrics pulls in scipy (a second of start-up) that building
-        # any other model does not need
-        from ..metrics.evaluator import FEATURE_DIM, EvalNet
-
         c, h, w = img_shape
         if h != w:
             raise GankitError(f"model.d_init=evaluator needs square images, got {h}x{w}; set data.resolution")

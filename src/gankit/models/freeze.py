@@ -17,9 +17,22 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..errors import GankitError
-from .dcgan import Discriminator as DcganD
-from .evaluator_d import EvaluatorD
+from gankit.config import ModelConfig
+from gankit.errors import GankitError
+from gankit.models.dcgan import Discriminator as DcganD
+from gankit.models.evaluator_d import EvaluatorD
+
+
+def check(cfg: ModelConfig) -> str | None:
+    """FreezeD's own rules: which Ds have conv blocks to freeze (that the weights are pretrained is
+    launch/validate.py's rule: it reads train.init_from)."""
+    if cfg.freeze_d_layers < 0:
+        return f"model.freeze_d_layers={cfg.freeze_d_layers}; the number of D's first conv blocks to freeze, >= 0"
+    if cfg.freeze_d_layers and cfg.d_init == "none" and cfg.name != "dcgan":
+        return (f"model.freeze_d_layers freezes the conv blocks of dcgan's D or of the evaluator D; "
+                f"model.name={cfg.name} has other layers: use model.name=dcgan, model.d_init=evaluator or "
+                "model.freeze_d_layers=0")
+    return None
 
 
 def d_blocks(D: nn.Module) -> list[list[nn.Module]] | None:

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..errors import GankitError
+from gankit.errors import GankitError
 
 
 def maybe_sn(module: nn.Module, on: bool) -> nn.Module:

@@ -25,9 +25,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import ModelConfig
-from .layers import (EqualizedConv2d, EqualizedLinear, MinibatchStd, activation, base_and_doublings, pixel_norm,
-                     projection_logit)
+from gankit.config import ModelConfig
+from gankit.models.layers import (
+    EqualizedConv2d,
+    EqualizedLinear,
+    MinibatchStd,
+    activation,
+    base_and_doublings,
+    pixel_norm,
+    projection_logit,
+)
 
 
 def stages(size: int) -> tuple[int, int]:
@@ -177,6 +184,21 @@ class Discriminator(Growing):
         h = self.act(self.conv_last(h))
         h = self.act(self.fc(h.flatten(1)))
         return projection_logit(self.out(h).squeeze(1), self.embed, h, y)
+
+
+def check(cfg: ModelConfig) -> str | None:
+    """progan's own rules (MODEL_CHECKS): the switches its equalised-lr layers make meaningless."""
+    unused = [k for k, on in (("model.d_norm=batch", cfg.d_norm == "batch"), ("model.d_dropout", cfg.d_dropout > 0),
+                              ("model.d_spectral_norm", cfg.d_spectral_norm),
+                              ("model.g_spectral_norm", cfg.g_spectral_norm),
+                              ("model.minibatch_disc", cfg.minibatch_disc > 0)) if on]
+    if unused:  # equalised lr and pixel norm instead; these switches would do nothing
+        return (f"{', '.join(unused)} {'do' if len(unused) > 1 else 'does'} not apply to progan (equalised "
+                "learning rate, pixel norm in G, minibatch stddev via model.mbstd); turn it off")
+    if cfg.d_init == "evaluator":
+        return ("model.d_init=evaluator replaces D by an evaluator classifier's body, but progan's D grows with its "
+                "G (fade-in stages); use model.name=dcgan with it, or model.d_init=none")
+    return None
 
 
 def build_progan(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:

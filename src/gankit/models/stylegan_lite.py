@@ -34,10 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import ModelConfig
-from ..errors import GankitError
-from .dcgan import _D_SN, Discriminator, _init
-from .layers import EqualizedLinear, activation, base_and_doublings, maybe_sn, pixel_norm
+from gankit.config import ModelConfig
+from gankit.errors import GankitError
+from gankit.models.dcgan import _D_SN, Discriminator, _init
+from gankit.models.layers import EqualizedLinear, activation, base_and_doublings, maybe_sn, pixel_norm
 
 MAPPING_LR_MUL = 0.01  # StyleGAN's: the mapping learns 100x slower than the synthesis, for stability
 W_AVG_BETA = 0.995  # per training forward; the average is a plain running mean for the first 200 updates
@@ -250,6 +250,14 @@ class Generator(nn.Module):
 
     def extra_repr(self) -> str:
         return f"w_dim={self.w_dim}, num_ws={self.num_ws}, style_mixing={self.style_mixing}"
+
+
+def check(cfg: ModelConfig) -> str | None:
+    """stylegan-lite's own rules (MODEL_CHECKS)."""
+    if cfg.g_spectral_norm:
+        return ("model.g_spectral_norm does not apply to stylegan-lite: its demodulated convolutions "
+                "normalise their weights already; set model.g_spectral_norm=false")
+    return None
 
 
 def build_stylegan_lite(cfg: ModelConfig, img_shape: tuple[int, int, int],

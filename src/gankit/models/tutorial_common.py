@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import ModelConfig
-from ..errors import GankitError
-from .layers import Dropout, MinibatchDiscrimination, MinibatchStd, activation, maybe_sn, norm2d
+from gankit.config import ModelConfig
+from gankit.errors import GankitError
+from gankit.models.layers import Dropout, MinibatchDiscrimination, MinibatchStd, activation, maybe_sn, norm2d
 
 # Size of the learned label embedding, the value of the common Keras conditional-GAN recipe.
 EMBED_DIM = 50

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..config import ModelConfig
-from ..errors import GankitError
-from .tutorial_common import (
+from gankit.config import ModelConfig
+from gankit.errors import GankitError
+from gankit.models.tutorial_common import (
     TutorialDiscriminator,
     TutorialGenerator,
     check_divisible,

@@ -12,8 +12,8 @@ import math
 
 from torch import nn
 
-from ..config import ModelConfig
-from .tutorial_common import (
+from gankit.config import ModelConfig
+from gankit.models.tutorial_common import (
     EMBED_DIM,
     TutorialDiscriminator,
     TutorialGenerator,

@@ -12,8 +12,8 @@ paired with a preset of the same tutorial (docs/presets.md).
 
 from __future__ import annotations
 
-from .tutorial_keras import build_catdog, build_tf2_fashion, build_tf_dcgan, build_vogue
-from .tutorial_mlp import build_mlp
+from gankit.models.tutorial_keras import build_catdog, build_tf2_fashion, build_tf_dcgan, build_vogue
+from gankit.models.tutorial_mlp import build_mlp
 
 TUTORIAL_MODELS = {
     "tf-dcgan": build_tf_dcgan,

@@ -1,7 +1,7 @@
 """Report sections for the checks beyond FID: CAS, privacy, and the latent walk.
 
 Pure functions of metrics.json's "cas" and "privacy" entries (`gankit evaluate --cas /
---privacy`, run_checks.py) and of files in the run directory (samples/walk.png from `gankit
+--privacy`, commands/checks.py) and of files in the run directory (samples/walk.png from `gankit
 generate --interpolate`, samples/privacy_pairs.png); each returns "" when its input is
 missing, so html.py can call them unconditionally.  No torch here: the report must build from
 a run directory alone, quickly.
@@ -12,6 +12,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 from typing import Callable
+
+from gankit.runs.layout import RunDir
 
 Img = Callable[..., str]  # html._img(path, alt, width=None)
 
@@ -73,7 +75,7 @@ def privacy_section(privacy: dict | None, run_path: Path, img: Img) -> str:
 
 
 def walk_section(run_path: Path, img: Img) -> str:
-    strip = run_path / "samples" / "walk.png"
+    strip = RunDir(run_path).walk_strip
     if not strip.is_file():
         return ""
     return ("<h2>Latent walk</h2><p>Spherical interpolation between fixed noise vectors (one row per class "

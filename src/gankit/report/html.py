@@ -7,11 +7,11 @@ import html
 import json
 from pathlib import Path
 
-from ..config import Config
-from ..atomic import atomic_write
-from ..rundir import RunDir
-from .checks import cas_section, privacy_section, walk_section
-from .plots import write_plots
+from gankit.config import Config
+from gankit.report.checks import cas_section, privacy_section, walk_section
+from gankit.report.plots import write_plots
+from gankit.runs.layout import CHECK_KEYS, RunDir
+from gankit.util.atomic import atomic_write
 
 
 def _e(value) -> str:
@@ -124,10 +124,9 @@ def build_report(run: RunDir) -> str:
         parts.append(_img(run.path / final["fixed"], "final samples", 420))
         if "classes" in final:
             parts.append("<h3>One row per class</h3>" + _img(run.path / final["classes"], "per-class samples", 420))
-    metrics_file = run.path / "metrics.json"
-    if metrics_file.is_file():
-        metrics = json.loads(metrics_file.read_text())
-        if any(k not in ("cas", "privacy") for k in metrics):  # not when it holds only --cas/--privacy results
+    if run.metrics_file.is_file():
+        metrics = json.loads(run.metrics_file.read_text())
+        if any(k not in CHECK_KEYS for k in metrics):  # not when it holds only --cas/--privacy results
             parts.append("<h2>Evaluation</h2>" + _provenance(metrics) + _metrics_table(metrics))
         parts.append(cas_section(metrics.get("cas")) + privacy_section(metrics.get("privacy"), run.path, _img))
     parts.append(walk_section(run.path, _img))

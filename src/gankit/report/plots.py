@@ -9,8 +9,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..atomic import atomic_path  # noqa: E402
-from ..rundir import RunDir, read_jsonl  # noqa: E402
+from gankit.runs.layout import RunDir, read_jsonl  # noqa: E402
+from gankit.util.atomic import atomic_path  # noqa: E402
 
 PANELS = {
     "losses.png": ("Losses", {"d_loss_real": "D loss (real)", "d_loss_fake": "D loss (fake)", "g_loss": "G loss"}),

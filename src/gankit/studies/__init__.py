@@ -6,11 +6,12 @@
     write_study_report(study_dir) -> report.html (+ summary.md)   report.py
 """
 
-from .results import is_study_dir, load_results
-from .report import write_study_report
-from .runner import storage_name
-from .spec import Study, builtin_names, load_study
-from .sweep import sweep
+from gankit.launch.catalog import builtin_names
+from gankit.studies.report import write_study_report
+from gankit.studies.results import is_study_dir, load_results
+from gankit.studies.runner import storage_name
+from gankit.studies.spec import Study, load_study
+from gankit.studies.sweep import sweep
 
 __all__ = ["Study", "builtin_names", "is_study_dir", "load_results", "load_study", "storage_name", "sweep",
            "write_study_report"]

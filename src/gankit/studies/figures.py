@@ -14,9 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from ..atomic import atomic_path  # noqa: E402
-from ..rundir import RunDir, read_jsonl  # noqa: E402
-from .results import StudyResults  # noqa: E402
+from gankit.runs.layout import RunDir, read_jsonl  # noqa: E402
+from gankit.studies.results import StudyResults  # noqa: E402
+from gankit.util.atomic import atomic_path  # noqa: E402
 
 CURVES = {  # file -> (title, stats column, source file)
     "d_loss.png": ("D loss", "d_loss", "stats"),

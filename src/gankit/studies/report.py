@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from statistics import mean
 
-from ..atomic import atomic_write
-from .figures import grid_files, overlaid_curves, trial_gif
-from .results import Setting, StudyResults, compare_axes, format_value, load_results, wall_seconds
+from gankit.studies.figures import grid_files, overlaid_curves, trial_gif
+from gankit.studies.results import Setting, StudyResults, compare_axes, format_value, load_results, wall_seconds
+from gankit.util.atomic import atomic_write
 
 EXTRA = ("precision", "recall", "classes_covered")  # shown beside the study's metric when measured
 

@@ -14,14 +14,13 @@ from pathlib import Path
 from statistics import mean, stdev
 from typing import Any
 
-from ..errors import GankitError
-from ..rundir import read_jsonl
-from .spec import Axis
-from .sweep import STUDY_FILE
+from gankit.errors import GankitError
+from gankit.runs.layout import RunDir, StudyDir, read_jsonl
+from gankit.studies.spec import Axis
 
 
 def is_study_dir(path: str | Path) -> bool:
-    return (Path(path) / STUDY_FILE).is_file()
+    return StudyDir(Path(path)).is_study()
 
 
 @dataclass
@@ -75,7 +74,7 @@ class StudyResults:
 
     @property
     def maximise(self) -> bool:
-        from .spec import METRICS
+        from gankit.studies.spec import METRICS
 
         return METRICS[self.metric]
 
@@ -84,22 +83,23 @@ class StudyResults:
 
 
 def _trial(path: Path) -> TrialResult:
-    def read(name: str) -> dict:
-        return json.loads((path / name).read_text()) if (path / name).is_file() else {}
+    def read(file: Path) -> dict:
+        return json.loads(file.read_text()) if file.is_file() else {}
 
-    info = read("trial.json")
+    run = RunDir(path)
+    info = read(run.trial_file)
     return TrialResult(path, info.get("label", path.name), info.get("params", {}), int(info.get("repeat", 0)),
                        info.get("seed"), info.get("value"), info.get("error"), info.get("seconds"),
-                       read("config.json"), info.get("finished"), read("metrics.json"))
+                       read(run.config_file), info.get("finished"), read(run.metrics_file))
 
 
 def load_results(study_dir: str | Path) -> StudyResults:
     root = Path(study_dir)
     if not is_study_dir(root):
-        hint = " (it is a run directory: use `gankit report RUN`)" if (root / "config.json").is_file() else ""
-        raise GankitError(f"{study_dir}: not a study directory (no {STUDY_FILE}){hint}")
-    study = json.loads((root / STUDY_FILE).read_text())["study"]
-    trials = [_trial(p) for p in sorted((root / "trials").glob("*")) if p.is_dir()]
+        hint = " (it is a run directory: use `gankit report RUN`)" if RunDir(root).config_file.is_file() else ""
+        raise GankitError(f"{study_dir}: not a study directory (no {StudyDir(root).study_file.name}){hint}")
+    study = json.loads(StudyDir(root).study_file.read_text())["study"]
+    trials = [_trial(p) for p in sorted(StudyDir(root).trials.glob("*")) if p.is_dir()]
     by_label: dict[str, Setting] = {}
     for t in trials:
         by_label.setdefault(t.label, Setting(t.label, t.params)).trials.append(t)
@@ -111,7 +111,7 @@ def load_results(study_dir: str | Path) -> StudyResults:
 
 def wall_seconds(res: StudyResults) -> float | None:
     """From the first trial start to the last trial end, over every session of the study."""
-    starts = [r["time"] for r in read_jsonl(res.path / "executions.jsonl") if "time" in r]
+    starts = [r["time"] for r in read_jsonl(StudyDir(res.path).executions) if "time" in r]
     ends = [t.finished for t in res.trials if t.finished]
     return round(max(ends) - min(starts), 1) if starts and ends else None
 

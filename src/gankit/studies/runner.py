@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import GankitError
-from .spec import Study
+from gankit.errors import GankitError
+from gankit.runs.layout import StudyDir
+from gankit.studies.spec import Study
 
 HEARTBEAT_S, GRACE_S = 10.0, 30.0
 
@@ -65,7 +66,7 @@ class StudyDB:
     def __init__(self, study_dir: Path, url: str | None = None, heartbeat_s: float = HEARTBEAT_S,
                  grace_s: float = GRACE_S):
         optuna = _optuna()
-        self.url = url or f"sqlite:///{(study_dir / 'study.db').resolve()}"
+        self.url = url or f"sqlite:///{StudyDir(study_dir).db.resolve()}"
         self.sqlite = self.url.startswith("sqlite")
         self.lock_file = study_dir / ".db.lock"
         self.heartbeat_s = heartbeat_s

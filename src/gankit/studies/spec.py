@@ -31,15 +31,15 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, field_types, parse_set, set_value
-from ..configure import load_preset, read_toml, validate
-from ..errors import GankitError
+from gankit.config import Config, field_types, parse_set, set_value
+from gankit.errors import GankitError
+from gankit.launch.catalog import builtin_names, builtin_text
+from gankit.launch.presets import load_preset, read_toml, validate
+from gankit.util.names import slug
 
 SEARCHES = ("grid", "random", "tpe")
 # metrics of `gankit evaluate` a study can rank by, and whether higher is better
@@ -171,12 +171,6 @@ def _draw(a: Axis, rng: random.Random) -> Any:
 # reading study files
 
 
-def builtin_names() -> list[str]:
-    from ..cli import _builtin_studies
-
-    return _builtin_studies()
-
-
 def _axis(name: str, spec: Any, where: str) -> Axis:
     keys = field_types()
     if isinstance(spec, list):
@@ -250,11 +244,11 @@ def parse_study(d: dict[str, Any], name: str, where: str, full: bool = False, se
 def load_study(name_or_file: str, full: bool = False, sets: list[str] | None = None) -> Study:
     """A built-in study by name, or a study TOML file."""
     if name_or_file in builtin_names():
-        text = (resources.files("gankit") / "studies" / "builtin" / f"{name_or_file}.toml").read_text()
+        text = builtin_text(name_or_file)
         name, where = name_or_file, f"study {name_or_file}"
     elif Path(name_or_file).is_file():
         text, where = Path(name_or_file).read_text(), name_or_file
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(name_or_file).stem)
+        name = slug(Path(name_or_file).stem)
     else:
         raise GankitError(f"no study {name_or_file!r}: give a study TOML file or a built-in study "
                           f"({', '.join(builtin_names())})")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -26,17 +25,17 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ..atomic import atomic_write
-from ..errors import GankitError
-from .runner import Claimed, StudyDB, expected_trials, open_study, redact, storage_name, work
-from .spec import Study
-
-STUDY_FILE = "study.json"
+from gankit.errors import GankitError
+from gankit.runs.layout import RunDir, StudyDir, run_dir_at
+from gankit.studies.runner import Claimed, StudyDB, expected_trials, open_study, redact, storage_name, work
+from gankit.studies.spec import Study
+from gankit.util.atomic import atomic_write
+from gankit.util.names import slug
 
 
 def trial_dir_name(claimed: Claimed, label: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9_.]+", "-", label).strip("-")[:80] or "base"
-    return f"{claimed.origin:04d}-{slug}-r{claimed.repeat}"
+    name = slug(label, keep="_.").strip("-")[:80] or "base"
+    return f"{claimed.origin:04d}-{name}-r{claimed.repeat}"
 
 
 class TrialRunner:
@@ -47,12 +46,9 @@ class TrialRunner:
         self._data: dict[str, Any] = {}  # datasets by their data config: loaded once per worker
 
     def __call__(self, claimed: Claimed) -> dict[str, Any]:
-        from ..data import load_dataset
-        from ..models import check_buildable
-        from ..rundir import run_dir_at
-        from ..run_eval import evaluate_run
-        from ..train import train
-        from ..transfer import check_transfer
+        from gankit.commands.evaluate import evaluate_run
+        from gankit.data import load_dataset
+        from gankit.launch.start import start_run
 
         s = self.study
         cfg = s.config(claimed.params, claimed.repeat)
@@ -60,12 +56,13 @@ class TrialRunner:
         if self.threads:
             cfg.train.threads = self.threads
         label = s.label(claimed.params)
-        path = self.study_dir / "trials" / trial_dir_name(claimed, label)
+        path = StudyDir(self.study_dir).trials / trial_dir_name(claimed, label)
+        run = RunDir(path)
         record = {"number": claimed.trial.number, "origin": claimed.origin, "label": label, "params": claimed.params,
                   "repeat": claimed.repeat, "seed": cfg.train.seed, "metric": s.metric,
                   "run": str(path.relative_to(self.study_dir))}
-        resumed = (path / "checkpoints" / "last.safetensors").is_file()
-        with open(self.study_dir / "executions.jsonl", "a") as f:
+        resumed = run.last_checkpoint.is_file()
+        with open(StudyDir(self.study_dir).executions, "a") as f:
             f.write(json.dumps({"trial": claimed.trial.number, "run": record["run"], "resumed": resumed,
                                 "pid": os.getpid(), "time": round(time.time(), 1)}) + "\n")
         t0 = time.perf_counter()
@@ -73,24 +70,19 @@ class TrialRunner:
             key = json.dumps(cfg.data.__dict__, sort_keys=True)
             if key not in self._data:
                 self._data[key] = load_dataset(cfg.data, self.data_dir)
-            data = self._data[key]
-            run = run_dir_at(path)  # made even for a trial that fails next: its trial.json says why
-            if not resumed:
-                run.write_config(cfg)
-            check_buildable(cfg.model, tuple(data.images.shape[1:]), max(len(data.class_names), 1))
-            if not resumed:  # train.init_from / model.d_init=evaluator: the source fits, as `gankit train` checks
-                check_transfer(cfg, data)
-            summary = train(cfg, run, data_dir=self.data_dir, resume=resumed, data=data)
+            # the same pre-flight, run directory and config.json as `gankit train`
+            _, summary = start_run(cfg, at=path, resume=resumed, data=self._data[key], data_dir=self.data_dir,
+                                   announce=False)
             if summary["interrupted"]:
                 return {**record, "interrupted": True}
             evaluate_run(str(path), n=s.eval_n, data_dir=self.data_dir)
-            metrics = json.loads((path / "metrics.json").read_text())
+            metrics = run.read_metrics()
             record.update(value=float(metrics[s.metric]), step=summary["step"], train_seconds=summary["seconds"])
         except GankitError as e:
             record["error"] = " ".join(str(e).split())
         record.update(seconds=round(time.perf_counter() - t0, 1), finished=round(time.time(), 1))
-        run_dir_at(path)
-        atomic_write(path / "trial.json", json.dumps(record, indent=2) + "\n")
+        run_dir_at(path)  # made even for a trial that failed before training: its trial.json says why
+        atomic_write(run.trial_file, json.dumps(record, indent=2) + "\n")
         return record
 
 
@@ -134,19 +126,19 @@ def prepare_dir(study: Study, out: str | None, storage: str | None) -> Path:
     """The study directory: made with study.json, or checked to hold this very study."""
     study_dir = Path(out or Path("studies") / storage_name(study))
     wanted = {"study": study.to_dict(), "storage": redact(storage) if storage else "sqlite (study.db)"}
-    existing = study_dir / STUDY_FILE
+    existing = StudyDir(study_dir).study_file
     if existing.is_file():
         have = json.loads(existing.read_text())
         if have.get("study") != wanted["study"]:
             raise GankitError(f"{study_dir} holds a different study (other axes, budget or --set); "
                               "give another --out, or the same study and options to resume it")
-    elif (study_dir / "config.json").is_file():
+    elif RunDir(study_dir).config_file.is_file():
         raise GankitError(f"--out {study_dir}: is a run directory, not a study directory; give a new folder "
                           "(default studies/STUDY) or an existing study directory to resume")
     elif study_dir.exists() and any(study_dir.iterdir()):
         raise GankitError(f"{study_dir} exists and is not a study directory; give another --out")
     else:
-        (study_dir / "trials").mkdir(parents=True, exist_ok=True)
+        StudyDir(study_dir).trials.mkdir(parents=True, exist_ok=True)
         atomic_write(existing, json.dumps(wanted, indent=2) + "\n")
     return study_dir
 
@@ -182,7 +174,7 @@ def finished_trials(ost) -> list:
 
 
 def _heartbeat_from_env() -> tuple[float, float]:
-    from .runner import GRACE_S, HEARTBEAT_S
+    from gankit.studies.runner import GRACE_S, HEARTBEAT_S
 
     # GANKIT_SWEEP_HEARTBEAT="interval,grace" (seconds): how soon a killed worker's trial is retried
     text = os.environ.get("GANKIT_SWEEP_HEARTBEAT", "")
@@ -195,7 +187,7 @@ def _heartbeat_from_env() -> tuple[float, float]:
 def _run_workers(study_dir: Path, ost, n: int, worker_args: list[str], show: Callable[[dict], None]) -> None:
     """Start n local worker processes on the same storage and report their trials as they finish."""
     threads = max(1, (os.cpu_count() or 1) // n)
-    logs = study_dir / "workers"
+    logs = StudyDir(study_dir).workers
     logs.mkdir(exist_ok=True)
     procs = []
     for i in range(n):

@@ -1,0 +1,41 @@
+"""`gankit export RUN --out DIR`: the generator alone, for inference, as diffusers ships a model.
+
+    DIR/config.json             {"format": "gankit-generator", "format_version", "gankit_version",
+                                 "config": the run's Config, "img_shape", "class_names",
+                                 "label_prior", "step", "source"}
+    DIR/generator.safetensors   the sampling generator's weights (the EMA G with its
+                                re-estimated batch-norm statistics when the run kept one)
+
+`load_generator(path)` (runs/load.py) rebuilds the generator from such a folder or from a run directory,
+so `gankit generate` takes either.  No optimiser, no D: a few hundred KB instead of a
+training checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from safetensors.torch import save_file
+
+from gankit import __version__
+from gankit.errors import GankitError
+from gankit.runs.load import EXPORT_FORMAT, EXPORT_FORMAT_VERSION, WEIGHTS, load_run
+from gankit.util.atomic import atomic_path, atomic_write
+
+
+def export_run(run_dir: str | Path, out: str | Path, checkpoint: str | None = None) -> str:
+    loaded = load_run(run_dir, checkpoint)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise GankitError(f"--out {out}: exists and is not empty; choose a new folder")
+    meta = {"format": EXPORT_FORMAT, "format_version": EXPORT_FORMAT_VERSION, "gankit_version": __version__,
+            "config": loaded.cfg.to_dict(), "img_shape": list(loaded.state["img_shape"]),
+            "class_names": loaded.class_names, "label_prior": [float(p) for p in loaded.prior],
+            "step": loaded.step, "source": str(Path(run_dir).resolve()),
+            "sampler": loaded.sampler}
+    weights = {k: v.detach().cpu().contiguous().clone() for k, v in loaded.G.state_dict().items()}
+    with atomic_path(out / WEIGHTS) as tmp:
+        save_file(weights, str(tmp))
+    atomic_write(out / "config.json", json.dumps(meta, indent=2) + "\n")  # last: marks the folder complete
+    return f"exported the generator of {run_dir} (step {loaded.step}) to {out}"

@@ -1,0 +1,82 @@
+"""`start_run`: the one way from a validated Config to a running `train()`.
+
+The CLI (`gankit train`, `--resume`) and the sweep's trials both start runs here, so both get
+the same pre-flight and the same run directory:
+
+1. pre-flight (`prepare`): the data loads, `model.conditional=auto` is resolved from its
+   classes, the model builds for its shape, the batch fits the data and the processes, an
+   `--init-from` / `model.d_init=evaluator` source fits; a resume's checkpoint is one this
+   gankit reads and fits the config.  Every failure is one GankitError before anything is
+   written: a failed start leaves no run directory behind;
+2. the run directory (numbered under `--out`, or a chosen path for a study's trial);
+3. config.json, written once (a resume rewrites it only when `--epochs`/`--budget` changed it);
+   from here on the config is read-only (what a rollback changes lives in the training state);
+4. `train()`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from gankit.config import Config
+from gankit.data import ImageData, load_dataset
+from gankit.errors import GankitError
+from gankit.models import check_buildable, resolve_conditional
+from gankit.runs.layout import RunDir, create_run_dir, run_dir_at
+from gankit.runs.load import check_resumable
+from gankit.runtime.distributed import Dist, broadcast
+from gankit.training.loop import plan, train
+from gankit.training.transfer import check_transfer
+
+
+def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = None, resume_from: RunDir | None = None,
+            dist: Dist = Dist()) -> tuple[Config, ImageData]:
+    """The pre-flight: (cfg, with model.conditional resolved in place; the data), or a GankitError."""
+    if resume_from is not None and not resume_from.last_checkpoint.is_file():
+        raise GankitError(f"{resume_from.path}: no checkpoint to resume from; start a new run")
+    data = data if data is not None else load_dataset(cfg.data, data_dir)
+    resolve_conditional(cfg.model, data.num_classes)  # once, before config.json records it
+    check_buildable(cfg.model, tuple(data.images.shape[1:]), data.num_classes)
+    plan(cfg, data, dist)
+    if resume_from is not None:  # a newer format or weights of another shape: one line, nothing written
+        check_resumable(resume_from, cfg)
+    else:  # --init-from / model.d_init=evaluator: the source fits (a resume has its weights already)
+        check_transfer(cfg, data)
+    return cfg, data
+
+
+def start_run(cfg: Config, *, out: str | Path = "runs", name: str | None = None, at: str | Path | None = None,
+              resume: bool = False, data: ImageData | None = None, data_dir: str | None = None,
+              dist: Dist = Dist(), announce: bool = True) -> tuple[RunDir, dict]:
+    """Pre-flight, run directory, config.json once, train(); returns (run, train's summary).
+
+    `at`: the run directory's path (a study's trial; with `resume`, the run to continue), else a
+    new numbered `out/NNNN-name`.  Under torchrun every rank calls this; rank 0 alone writes."""
+    existing = RunDir(Path(at)) if resume and at is not None else None
+    cfg, data = prepare(cfg, data_dir, data, existing, dist)
+    if existing is not None:
+        run = existing
+        if dist.main and _changed(run, cfg):  # --epochs / --budget given to the resume
+            run.write_config(cfg)
+    elif at is not None:
+        run = run_dir_at(Path(at))
+        if dist.main:
+            run.write_config(cfg)
+    else:
+        made = None
+        if dist.main:  # rank 0 makes the run directory and tells the others where it is
+            made = create_run_dir(out, name or cfg.preset)
+            made.write_config(cfg)
+        run = RunDir(Path(broadcast(str(made.path) if made else None, dist)))
+    if dist.main and announce:
+        print(f"run directory: {run.path}" + (f" ({dist.world} processes)" if dist.active else ""), file=sys.stderr)
+    return run, train(cfg, run, data_dir=data_dir, resume=resume, data=data, dist=dist)
+
+
+def _changed(run: RunDir, cfg: Config) -> bool:
+    try:
+        return json.loads(run.config_file.read_text()) != cfg.to_dict()
+    except (OSError, json.JSONDecodeError):
+        return True

@@ -1,0 +1,231 @@
+"""The run directory: the unit of work, and the only input of generate/evaluate/report.
+
+    runs/0003-dcgan/
+      config.json           the full validated Config
+      stats.jsonl           one JSON row per log interval (append-only)
+      events.jsonl          warnings and milestones (collapse warnings, interrupts, resumes)
+      samples/              fixed-noise grids per epoch (fixed_e0005.png, classes_e0005.png;
+                            fixed_s0000123.png for a grid taken mid-epoch)
+      plots/                loss / accuracy / FID curves (PNG)
+      tb/                   TensorBoard event files
+      checkpoints/          last.safetensors (+ best.safetensors when evaluating)
+      evals.jsonl           periodic evaluations during training (train.eval_every)
+      metrics.json          written by `gankit evaluate` (+ cas, privacy: `evaluate --cas/--privacy`)
+      trial.json            a study's trial: its settings and result
+      report.html           written at the end of training and by `gankit report`
+
+Run directories are numbered and never reused, so nothing is overwritten.  `RunDir` and
+`StudyDir` own every file name in them: no other module spells one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gankit.config import Config
+from gankit.errors import GankitError
+from gankit.util.atomic import atomic_write
+from gankit.util.names import slug
+
+CHECK_KEYS = ("cas", "privacy")  # metrics.json keys of `evaluate --cas/--privacy`, beside the FID etc.
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def stats_file(self) -> Path:
+        return self.path / "stats.jsonl"
+
+    @property
+    def events_file(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def samples(self) -> Path:
+        return self.path / "samples"
+
+    @property
+    def walk_strip(self) -> Path:  # `generate --gif`: shown in the report
+        return self.samples / "walk.png"
+
+    @property
+    def privacy_pairs(self) -> Path:  # `evaluate --privacy`: the closest pairs, shown in the report
+        return self.samples / "privacy_pairs.png"
+
+    @property
+    def plots(self) -> Path:
+        return self.path / "plots"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / "last.safetensors"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.checkpoints / "best.safetensors"
+
+    @property
+    def evals_file(self) -> Path:
+        return self.path / "evals.jsonl"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / "metrics.json"
+
+    @property
+    def report_file(self) -> Path:
+        return self.path / "report.html"
+
+    @property
+    def trial_file(self) -> Path:  # a study's trial: its settings and result (studies/sweep.py)
+        return self.path / "trial.json"
+
+    def read_metrics(self) -> dict[str, Any]:
+        """metrics.json as a dict; {} when absent or damaged (a damaged file is replaced, never blocks)."""
+        try:
+            metrics = json.loads(self.metrics_file.read_text()) if self.metrics_file.is_file() else {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return {}
+        return metrics if isinstance(metrics, dict) else {}
+
+    def merge_metrics(self, update: dict[str, Any], keep: tuple[str, ...] | None = None) -> Path:
+        """The one way metrics.json is written: `update` over the file's keys (only those in `keep`,
+        when given: `gankit evaluate` replaces its own figures but keeps the --cas/--privacy results)."""
+        metrics = self.read_metrics()
+        if keep is not None:
+            metrics = {k: v for k, v in metrics.items() if k in keep}
+        metrics.update(update)
+        atomic_write(self.metrics_file, json.dumps(metrics, indent=2) + "\n")
+        return self.metrics_file
+
+    def write_config(self, cfg: Config) -> None:
+        atomic_write(self.config_file, cfg.to_json() + "\n")
+
+    def append(self, file: Path, row: dict[str, Any]) -> None:
+        with open(file, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def log_event(self, kind: str, **fields: Any) -> None:
+        self.append(self.events_file, {"event": kind, **fields})
+
+    def stats(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.stats_file)
+
+    def events(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.events_file)
+
+
+    def truncate_logs(self, step: int) -> None:
+        """Drop stats and evaluation rows logged after `step`: they belong to work lost when a
+        run died after its last checkpoint, and the resumed run logs those steps again."""
+        for file in (self.stats_file, self.evals_file):
+            if file.is_file():
+                rows = [r for r in read_jsonl(file) if r.get("step", 0) <= step]
+                atomic_write(file, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a torn last line from a killed process; the rest is intact
+    return rows
+
+
+def create_run_dir(out: str | Path, name: str) -> RunDir:
+    """Make `out/NNNN-name` with the next free number; never reuses a directory or a number."""
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    safe = slug(name).strip("-") or "run"
+    with _exclusive(root / ".lock"):  # runs started at the same moment must not share a number
+        taken = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"(\d{4,})-", p.name))]
+        path = root / f"{max(taken, default=0) + 1:04d}-{safe}"
+        path.mkdir()
+    return run_dir_at(path)
+
+
+def run_dir_at(path: Path) -> RunDir:
+    """A run directory at a chosen path (a study's trial), made with its sub-folders if new."""
+    run = RunDir(Path(path))
+    for sub in (run.samples, run.plots, run.checkpoints):
+        sub.mkdir(parents=True, exist_ok=True)
+    return run
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path):
+    with open(lock_path, "a") as f:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; numbering is then best effort
+            yield
+            return
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True)
+class StudyDir:
+    """A study directory: study.json (what marks it) and one run directory per trial."""
+
+    path: Path
+
+    @property
+    def study_file(self) -> Path:
+        return self.path / "study.json"
+
+    @property
+    def trials(self) -> Path:
+        return self.path / "trials"
+
+    @property
+    def db(self) -> Path:  # the Optuna storage (SQLite; absent with --storage URL)
+        return self.path / "study.db"
+
+    @property
+    def executions(self) -> Path:  # one row each time a worker starts (or resumes) a trial
+        return self.path / "executions.jsonl"
+
+    @property
+    def workers(self) -> Path:  # logs of the local worker processes
+        return self.path / "workers"
+
+    def is_study(self) -> bool:
+        return self.study_file.is_file()
+
+
+def open_run_dir(path: str | Path) -> RunDir:
+    run = RunDir(Path(path))
+    if not run.config_file.is_file():
+        study = StudyDir(run.path)
+        if study.is_study():
+            trials = sorted(p for p in study.trials.glob("*") if RunDir(p).config_file.is_file())
+            example = f" (e.g. {trials[0]})" if trials else ""
+            raise GankitError(f"{path}: is a study directory, not a run directory; give one of its trials "
+                              f"under {study.trials}{example}, or `gankit report {path}` for the study")
+        raise GankitError(f"{path}: not a gankit run directory (no config.json)")
+    return run

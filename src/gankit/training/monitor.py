@@ -1,0 +1,67 @@
+"""`TrainingMonitor`: the periodic evaluation and the collapse monitor, for the training loop.
+
+The metric maths lives in gankit.metrics; this turns the generator in training into uint8
+samples, scores them against the run's reference data, and appends one evals.jsonl row per
+periodic evaluation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gankit.config import Config
+from gankit.data import ImageData
+from gankit.metrics import PROVENANCE_KEYS, evaluate_samples, evaluator_for, load_test_split
+from gankit.metrics.evaluate import reference_data
+from gankit.models.sampling import generated_u8
+from gankit.runs.layout import RunDir
+from gankit.training.collapse import CollapseMonitor
+from gankit.util.imageio import to_uint8
+
+
+class TrainingMonitor:
+    """Periodic FID and the mode-collapse monitor, for the training loop.
+
+    `observe` is called at log intervals with the current fake batch and D/G numbers and
+    returns new warnings; `evaluate` is called every `train.eval_every` epochs and returns
+    the FID (None when evaluation is off or impossible for this dataset).  The best FID so
+    far is part of the training state (state.py), so it survives a resume.
+    """
+
+    def __init__(self, cfg: Config, run: RunDir, data: ImageData, data_dir: str | None, total_steps: int,
+                 prior: torch.Tensor):
+        self.cfg, self.run, self.data_dir, self.prior = cfg, run, data_dir, prior
+        # every G starts out "collapsed" (all samples alike): judge only after a warm-up
+        self.warmup = min(1000, total_steps // 4)
+        self.evaluator = evaluator_for(cfg.data.dataset, data.class_names)
+        self.monitor = CollapseMonitor(self.evaluator, data.images)
+        self.real = data if cfg.data.limit == 0 else None  # reloaded lazily when training used a subset
+        self.test = None
+        self.loaded_refs = False
+
+    def observe(self, step: int, row: dict, fake: torch.Tensor) -> list[str]:
+        if step < self.warmup:
+            return []
+        fake_u8 = to_uint8(fake, self.cfg.data.range)
+        return self.monitor.update(step, row.get("d_acc_real"), row.get("d_acc_fake"), row.get("g_loss"), fake_u8)
+
+    def evaluate(self, G: nn.Module, step: int, epoch: float, device) -> float | None:
+        t = self.cfg.train
+        if not t.eval_every or self.evaluator is None:
+            return None
+        if not self.loaded_refs:
+            self.real = self.real or reference_data(self.cfg, self.data_dir)
+            self.test = load_test_split(self.cfg.data, self.data_dir)
+            self.loaded_refs = True
+        was_training = G.training
+        G.eval()
+        fake = generated_u8(G, self.cfg, self.prior, t.eval_n, seed=t.seed + 4, device=device)
+        G.train(was_training)
+        m = evaluate_samples(fake, self.cfg.data.dataset, self.real, n=t.eval_n, test=self.test,
+                             kid_subsets=20, seed=t.seed, reference_split=self.cfg.data.split)
+        row = {"step": step, "epoch": round(epoch, 4), "n": t.eval_n}
+        row.update({k: v for k, v in m.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        row.update({k: m[k] for k in PROVENANCE_KEYS if k in m})  # what the row's numbers were measured with
+        self.run.append(self.run.evals_file, row)
+        return m.get("fid")

@@ -1,0 +1,21 @@
+"""The one SHA-256 of a file and the one slug of a name (run directories, studies, trials)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks (weights files can be large)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def slug(name: str, keep: str = "_.-") -> str:
+    """`name` with every run of characters other than letters, digits and `keep` made one "-"."""
+    return re.sub(rf"[^A-Za-z0-9{re.escape(keep)}]+", "-", name)

@@ -1,0 +1,70 @@
+"""launch/start.py: the one way to start a run.  A failed pre-flight leaves nothing; config.json is
+written once, with model.conditional resolved; a resume rewrites it only when it changed.  (The
+sweep's trials start through it too: tests/studies/test_sweep.py runs them end to end.)"""
+
+import json
+
+import pytest
+import torch
+
+from gankit.data import ImageData
+from gankit.errors import GankitError
+from gankit.launch.presets import build_config
+from gankit.launch.start import start_run
+from gankit.runs.load import load_run
+
+TINY = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "train.batch_size=16", "train.progress=false",
+        "train.tensorboard=false", "train.log_every=1", "train.ema=false", "train.max_steps=2"]
+
+
+def data(n: int = 32, classes: int = 2) -> ImageData:
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(n) % classes
+    names = [f"c{i}" for i in range(classes)] if classes > 1 else []
+    return ImageData(torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, generator=g), labels, names, "toy")
+
+
+@pytest.mark.parametrize("sets, data_kw, message", [
+    (["train.batch_size=64"], {}, "toy has 32 images, fewer than train.batch_size=64"),
+    (["model.conditional=true"], {"classes": 1}, "model.conditional=true needs a labelled dataset"),
+])
+def test_a_failed_preflight_leaves_no_run_directory(tmp_path, sets, data_kw, message):
+    cfg = build_config(sets=TINY + sets)
+    with pytest.raises(GankitError, match=message):
+        start_run(cfg, out=tmp_path / "runs", data=data(**data_kw), announce=False)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize("classes, conditional", [(2, True), (1, False)])
+def test_config_json_is_written_once_with_conditional_resolved(tmp_path, monkeypatch, classes, conditional):
+    from gankit.runs.layout import RunDir
+
+    writes = []
+    real = RunDir.write_config
+    monkeypatch.setattr(RunDir, "write_config", lambda self, cfg: (writes.append(self.path), real(self, cfg))[1])
+    cfg = build_config(sets=TINY)
+    assert cfg.model.conditional == "auto"
+    run, summary = start_run(cfg, out=tmp_path / "runs", name="once", data=data(classes=classes), announce=False)
+    assert writes == [run.path] and summary["step"] == 2
+    assert json.loads(run.config_file.read_text())["model"]["conditional"] is conditional
+    assert load_run(run.path).cfg.model.conditional is conditional  # the checkpoint says the same
+
+
+def test_a_resume_rewrites_config_json_only_when_it_changed(tmp_path):
+    cfg = build_config(sets=TINY)
+    run, _ = start_run(cfg, out=tmp_path / "runs", data=data(), announce=False)
+    before = run.config_file.stat().st_mtime_ns
+    cfg = build_config(sets=TINY)  # the same settings: nothing to rewrite
+    start_run(cfg, at=run.path, resume=True, data=data(), announce=False)
+    assert run.config_file.stat().st_mtime_ns == before
+    cfg = build_config(sets=TINY[:-1] + ["train.max_steps=4"])
+    _, summary = start_run(cfg, at=run.path, resume=True, data=data(), announce=False)
+    assert summary["step"] == 4 and json.loads(run.config_file.read_text())["train"]["max_steps"] == 4
+
+
+def test_resume_without_a_checkpoint_is_refused_before_anything_is_written(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    with pytest.raises(GankitError, match="no checkpoint to resume from"):
+        start_run(build_config(sets=TINY), at=folder, resume=True, data=data(), announce=False)
+    assert list(folder.iterdir()) == []
