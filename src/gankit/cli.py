@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import traceback
 import warnings
 from pathlib import Path
@@ -139,7 +141,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         run = open_run_dir(a.resume)
         if a.preset or a.config or a.sets or a.init_from:
             raise GankitError("--resume continues a run with its own config; only --epochs and --budget may change it")
-        cfg = from_dict(json.loads(run.config_file.read_text()))
+        cfg = from_dict(run.read_config())
         if a.epochs is not None:  # --epochs 0 is refused by validate, not ignored
             set_value(cfg, "train.epochs", a.epochs)
         if a.budget:
@@ -172,9 +174,34 @@ def cmd_train(a: argparse.Namespace) -> int:
     return 130 if summary["interrupted"] else 0
 
 
+SEED_MAX = 2**63 - 1  # torch's generators take a signed 64-bit seed
+MAX_IMAGES = 10**7  # --n beyond this is a typo, not a plan (memory is checked against the shapes too)
+
+
+def count(flag: str, value: int | None, low: int, high: int) -> None:
+    """A number on the command line in [low, high], checked before any work: one line otherwise."""
+    if value is not None and value < low:
+        raise GankitError(f"{flag} {value}: must be at least {low}")
+    if value is not None and value > high:
+        raise GankitError(f"{flag} {value}: must be at most {high:,}")
+
+
 def cmd_generate(a: argparse.Namespace) -> int:
     from gankit.commands.generate import generate
+    from gankit.util.paths import writable_dir, writable_file
 
+    count("--n", a.n, 1, MAX_IMAGES)
+    count("--seed", a.seed, 0, SEED_MAX)
+    count("--per-class", a.per_class, 1, MAX_IMAGES)
+    if a.grid:
+        count("--n", a.n, 1, 1024)  # one picture: a 1024-image grid is already 32 x 32
+        writable_file(a.grid, "--grid")
+    for flag, path in (("--npz", a.npz), ("--gif", a.gif)):
+        if path:
+            writable_file(path, flag)
+    for flag, path in (("--out", a.out), ("--dataset", a.dataset)):
+        if path:
+            writable_dir(path, flag)
     out = generate(a.run, n=a.n, seed=a.seed, cls=a.cls, checkpoint=a.checkpoint,
                    grid=a.grid, out_dir=a.out, npz=a.npz, dataset=a.dataset, per_class=a.per_class,
                    fmt=a.fmt, interpolate=a.interpolate, gif=a.gif, truncation=a.truncation)
@@ -184,6 +211,12 @@ def cmd_generate(a: argparse.Namespace) -> int:
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from gankit.commands.evaluate import evaluate_run
+    from gankit.data.cache import check_cache
+
+    count("--n", a.n, 1, MAX_IMAGES)
+    count("--seed", a.seed, 0, SEED_MAX)
+    count("--cas-epochs", a.cas_epochs, 0, 1000)
+    check_cache()  # reference features are cached: an unwritable cache fails now, not after minutes
 
     if a.cas or a.privacy:
         from gankit.commands.checks import run_checks
@@ -198,6 +231,9 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 def cmd_export(a: argparse.Namespace) -> int:
     from gankit.commands.export import export_run
+    from gankit.util.paths import writable_dir
+
+    writable_dir(a.out, "--out")
 
     print(export_run(a.run, a.out, a.checkpoint))
     return 0
@@ -261,7 +297,10 @@ def cmd_data(a: argparse.Namespace) -> int:
     from gankit.data import DATASETS, load_dataset
     from gankit.data.show import show_dataset
     from gankit.launch.presets import validate
+    from gankit.util.paths import writable_file
 
+    count("--n", a.n, 1, 1024)  # one grid picture
+    writable_file(a.out, "--out")
     cfg = Config()
     if a.dataset in DATASETS:
         cfg.data.dataset = a.dataset
@@ -312,20 +351,47 @@ def warning_line(message, category=None, filename=None, lineno=None, file=None, 
     tqdm.write(f"gankit: warning: {text}{where}", file=sys.stderr)
 
 
+def matplotlib_home() -> None:
+    """Matplotlib writes its font cache under ~/.config (or $MPLCONFIGDIR); with a read-only home
+    it prints a multi-line complaint.  Give it a writable folder before anything imports it."""
+    if os.environ.get("MPLCONFIGDIR"):
+        return
+    home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "matplotlib"
+    base = home if home.exists() else home.parent
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not os.access(base, os.W_OK):
+        os.environ["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="gankit-matplotlib-")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    matplotlib_home()
     shown = warnings.showwarning
     warnings.showwarning = lambda *w, **kw: warning_line(*w, **kw, debug=args.debug)
     try:
         return COMMANDS[args.command](args)
     except GankitError as e:
-        if args.debug:
-            traceback.print_exc(file=sys.stderr)
-        msg = " ".join(str(e).split())  # one line, whatever the message held
-        print(f"gankit: error: {msg}", file=sys.stderr)
-        return 2
+        return _fail(args, str(e), 2)
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # the operating system refused a path: the user's to fix, one line
+        from gankit.util.paths import os_error_message
+
+        return _fail(args, os_error_message(e), 2)
+    except Exception as e:  # a bug, not bad input: still one line, and where the traceback is
+        log = getattr(e, "gankit_log", None)
+        where = f" (traceback in {log})" if log else ""
+        return _fail(args, f"internal error, a bug in gankit: {type(e).__name__}: {e}{where}; "
+                           "rerun with --debug to see the traceback, and please report it", 1)
     finally:
         warnings.showwarning = shown
+
+
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    if args.debug:
+        traceback.print_exc(file=sys.stderr)
+    msg = " ".join(message.split())  # one line, whatever the message held
+    print(f"gankit: error: {msg}", file=sys.stderr)
+    return code

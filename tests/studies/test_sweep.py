@@ -133,6 +133,25 @@ def test_a_failing_trial_is_recorded_and_the_others_still_run(fashion, tmp_path,
     assert "v=broken (seed 0): failed:" in capsys.readouterr().out
 
 
+def test_a_bug_inside_one_trial_fails_that_trial_and_the_study_goes_on(fashion, tmp_path, monkeypatch):
+    import gankit.training.loop as loop
+
+    real = loop.train_step
+
+    def step(nets, obj, state, *rest):  # a bug in the hinge trial's training only
+        if obj.lo.name == "hinge":
+            raise ValueError("boom")
+        return real(nets, obj, state, *rest)
+
+    monkeypatch.setattr(loop, "train_step", step)
+    out = sweep(tiny_study(axes={"loss.name": ["hinge", "ns"]}), out=str(tmp_path / "s"), progress=False)
+    res = load_results(out)
+    hinge = next(t for t in res.trials if t.label == "loss=hinge")
+    assert hinge.value is None and hinge.error == "internal error, a bug in gankit: ValueError: boom"
+    assert "ValueError: boom" in (hinge.path / "error.log").read_text()
+    assert next(t for t in res.trials if t.label == "loss=ns").value is not None  # the study went on
+
+
 def test_a_study_directory_holds_one_study(fashion, tmp_path, capsys):
     out = tmp_path / "s"
     sweep(tiny_study(axes={"loss.name": ["ns"]}), out=str(out), progress=False)

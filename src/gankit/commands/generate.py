@@ -8,21 +8,30 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gankit.data import num_classes
+from gankit.data.imagedata import class_index
 from gankit.errors import GankitError
-from gankit.models.sampling import sample, trained_classes
+from gankit.models.sampling import sample_u8, trained_classes
 from gankit.runs.load import load_generator
+from gankit.runtime.device import free_memory
 from gankit.util.atomic import atomic_path
-from gankit.util.imageio import save_grid, save_pngs, to_uint8
+from gankit.util.imageio import save_grid, save_pngs
+
+
+def check_fits(gen, n: int) -> None:
+    """n images (and their noise) must fit in the memory that is free, or the command refuses now."""
+    c, h, w = gen.img_shape
+    need = n * (c * h * w + 4 * gen.G.z_dim + 8)  # uint8 images, float32 z, int64 labels
+    free = free_memory()
+    if free is not None and need > free // 2:
+        raise GankitError(f"--n {n}: {n:,} images of {c}x{h}x{w} need {need / 1e9:.1f} GB, more than half of the "
+                          f"{free / 1e9:.1f} GB of memory free; use a smaller --n (several runs with other --seed "
+                          "values make more)")
 
 
 def resolve_class(cls: str, class_names: list[str], prior: torch.Tensor) -> int:
     """A class name or index that the run was trained on, as its label index."""
-    if cls in class_names:
-        idx = class_names.index(cls)
-    elif cls.isdigit() and int(cls) < num_classes(class_names):
-        idx = int(cls)
-    else:
+    idx = class_index(cls, class_names) if class_names else (0 if cls.strip() == "0" else None)
+    if idx is None:
         raise GankitError(f"--class {cls!r}: not a class of this run; choose one of "
                           f"{', '.join(class_names) or '(none)'}")
     if prior[idx] <= 0:
@@ -61,8 +70,8 @@ def generate(run_dir: str, n: int | None = 64, seed: int = 0, cls: str | None = 
         if not cfg.model.conditional:
             raise GankitError(f"--class: run {run_dir} is not conditional (model.conditional=false)")
         classes = torch.full((n,), resolve_class(cls, gen.class_names, gen.prior), dtype=torch.long)
-    x, y = sample(gen.G, n, seed, gen.prior, classes)
-    imgs = to_uint8(x, cfg.data.range)  # [N, C, H, W]
+    check_fits(gen, n)
+    imgs, y = sample_u8(gen.G, n, seed, cfg.data.range, gen.prior, classes)  # [N, C, H, W]
     if grid:
         save_grid(imgs, grid)
         return f"wrote a grid of {n} samples to {grid}"

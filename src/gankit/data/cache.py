@@ -14,11 +14,23 @@ from pathlib import Path
 
 import platformdirs
 
+from gankit.errors import GankitError
+from gankit.util.paths import writable_dir
+
 
 def cache_root() -> Path:
     """The user cache directory: $GANKIT_CACHE if set (tests use it), else the platform's."""
     env = os.environ.get("GANKIT_CACHE", "").strip()
     return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("gankit"))
+
+
+def check_cache() -> Path:
+    """The cache is a folder gankit can write to (reference features, evaluators, downloads go
+    there): checked before a run or an evaluation starts, not after minutes of work."""
+    try:
+        return writable_dir(cache_root(), "the gankit cache")
+    except GankitError as e:
+        raise GankitError(f"{e} (or point $GANKIT_CACHE at a writable folder)") from None
 
 
 def download_dir(dataset: str) -> Path:

@@ -42,6 +42,19 @@ def _norm(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
+def class_index(name: str, class_names: list[str]) -> int | None:
+    """One class by name (exact, then case/punctuation-insensitive) or index; None if none fits.
+    The one spelling rule of data.classes and `generate --class`."""
+    if name in class_names:
+        return class_names.index(name)
+    loose = {_norm(n): i for i, n in enumerate(class_names)}
+    if _norm(name) and _norm(name) in loose:
+        return loose[_norm(name)]
+    if name.strip().isdigit() and int(name) < len(class_names):
+        return int(name)
+    return None
+
+
 def class_indices(wanted: list[str], class_names: list[str], where: str) -> list[int]:
     """Resolve class names (case/punctuation-insensitive) or integer indices to label indices.
 
@@ -50,17 +63,10 @@ def class_indices(wanted: list[str], class_names: list[str], where: str) -> list
     if not class_names:
         raise GankitError(f"{where}: data.classes={','.join(wanted)} but this dataset has no "
                           "class labels (put images in one sub-folder per class)")
-    exact = {n: i for i, n in enumerate(class_names)}
-    loose = {_norm(n): i for i, n in enumerate(class_names)}
     out: list[int] = []
     for w in wanted:
-        if w in exact:
-            idx = exact[w]
-        elif _norm(w) and _norm(w) in loose:
-            idx = loose[_norm(w)]
-        elif w.strip().isdigit() and int(w) < len(class_names):
-            idx = int(w)
-        else:
+        idx = class_index(w, class_names)
+        if idx is None:
             raise GankitError(f"{where}: unknown class {w!r} in data.classes; choose names or "
                               f"indices 0-{len(class_names) - 1} of: {', '.join(class_names)}")
         if idx not in out:

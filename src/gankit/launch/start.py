@@ -18,17 +18,23 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from pathlib import Path
 
 from gankit.config import Config
 from gankit.data import ImageData, load_dataset
+from gankit.data.cache import check_cache
 from gankit.errors import GankitError
 from gankit.models import check_buildable, resolve_conditional
 from gankit.runs.layout import RunDir, create_run_dir, run_dir_at
 from gankit.runs.load import check_resumable
+from gankit.runtime.device import pick_device
 from gankit.runtime.distributed import Dist, broadcast
+from gankit.runtime.precision import check_amp
 from gankit.training.loop import plan, train
 from gankit.training.transfer import check_transfer
+from gankit.util.names import slug
+from gankit.util.paths import check_name, writable_dir
 
 
 def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = None, resume_from: RunDir | None = None,
@@ -36,6 +42,7 @@ def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = N
     """The pre-flight: (cfg, with model.conditional resolved in place; the data), or a GankitError."""
     if resume_from is not None and not resume_from.last_checkpoint.is_file():
         raise GankitError(f"{resume_from.path}: no checkpoint to resume from; start a new run")
+    check_amp(cfg.train.amp, pick_device(cfg.train.device))  # the hardware the config asks for is here
     data = data if data is not None else load_dataset(cfg.data, data_dir)
     resolve_conditional(cfg.model, data.num_classes)  # once, before config.json records it
     check_buildable(cfg.model, tuple(data.images.shape[1:]), data.num_classes)
@@ -55,6 +62,10 @@ def start_run(cfg: Config, *, out: str | Path = "runs", name: str | None = None,
     `at`: the run directory's path (a study's trial; with `resume`, the run to continue), else a
     new numbered `out/NNNN-name`.  Under torchrun every rank calls this; rank 0 alone writes."""
     existing = RunDir(Path(at)) if resume and at is not None else None
+    # where it will write, before any work: a path that cannot be written fails now, in one line
+    writable_dir(at if at is not None else out, "--resume" if existing else "--out")
+    check_name(slug(name or cfg.preset))
+    check_cache()
     cfg, data = prepare(cfg, data_dir, data, existing, dist)
     if existing is not None:
         run = existing
@@ -72,7 +83,13 @@ def start_run(cfg: Config, *, out: str | Path = "runs", name: str | None = None,
         run = RunDir(Path(broadcast(str(made.path) if made else None, dist)))
     if dist.main and announce:
         print(f"run directory: {run.path}" + (f" ({dist.world} processes)" if dist.active else ""), file=sys.stderr)
-    return run, train(cfg, run, data_dir=data_dir, resume=resume, data=data, dist=dist)
+    try:
+        return run, train(cfg, run, data_dir=data_dir, resume=resume, data=data, dist=dist)
+    except Exception as e:  # a bug, not bad input: its traceback is kept beside the run
+        if not isinstance(e, (GankitError, OSError)) and dist.main:
+            run.error_log.write_text(traceback.format_exc())
+            e.gankit_log = str(run.error_log)
+        raise
 
 
 def _changed(run: RunDir, cfg: Config) -> bool:

@@ -10,6 +10,10 @@ the evaluator D, FreezeD); shape rules are raised when the model is built for th
 
 from __future__ import annotations
 
+import math
+import re
+from dataclasses import dataclass
+
 from gankit.config import Config, budget_seconds
 from gankit.data import DATASETS
 from gankit.errors import GankitError, did_you_mean
@@ -18,6 +22,64 @@ from gankit.training.augment_real import REAL_AUGMENTS
 from gankit.training.diffaugment import AUGMENTS
 from gankit.training.losses import LOSSES
 from gankit.training.optim import OPTIMIZERS
+
+
+@dataclass(frozen=True)
+class Range:
+    """The valid values of a numeric key: low..high, each end closed unless marked open; None = no bound."""
+
+    low: float | None
+    high: float | None
+    low_open: bool = False
+    high_open: bool = False
+
+    def holds(self, v: float) -> bool:
+        if not math.isfinite(v):  # NaN and infinities: no numeric key takes them
+            return False
+        if self.low is not None and (v < self.low or (self.low_open and v == self.low)):
+            return False
+        return not (self.high is not None and (v > self.high or (self.high_open and v == self.high)))
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {_num(self.low)}"
+        return f"in {'(' if self.low_open else '['}{_num(self.low)}, {_num(self.high)}{')' if self.high_open else ']'}"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+SIZE = 1 << 16  # an upper bound for sizes and counts no run here comes near; beyond it, a typo
+PROBABILITY, FRACTION = Range(0, 1), Range(0, 1, high_open=True)
+# the valid range of every numeric key (a test checks none is missing); the specific rules in
+# check() come first, since their messages say more, and this catches the rest at --dry-run
+RANGES: dict[str, Range] = {
+    "data.limit": Range(0, None), "data.resolution": Range(0, 4096), "data.channels": Range(0, 3),
+    "data.augment_degrees": Range(0, 180, low_open=True), "data.augment_shift": Range(0, 4096),
+    "model.z_dim": Range(1, SIZE), "model.g_width": Range(1, SIZE), "model.d_width": Range(1, SIZE),
+    "model.d_dropout": FRACTION, "model.minibatch_disc": Range(0, SIZE), "model.minibatch_disc_dim": Range(1, SIZE),
+    "model.leaky_slope": FRACTION, "model.w_dim": Range(1, SIZE), "model.mapping_layers": Range(1, 64),
+    "model.style_mixing": PROBABILITY, "model.grow_steps": Range(0, None), "model.freeze_d_layers": Range(0, 64),
+    "loss.gp_weight": Range(0, None), "loss.clip_value": Range(0, None), "loss.r1_gamma": Range(0, None),
+    "loss.r1_every": Range(1, SIZE), "loss.real_label": Range(0, 1, low_open=True),
+    "loss.label_noise": Range(0, 0.5, high_open=True), "loss.label_flip": Range(0, 0.5, high_open=True),
+    "loss.instance_noise": Range(0, None), "loss.instance_noise_steps": Range(0, None),
+    "loss.g_topk": Range(0, 1, low_open=True), "loss.g_topk_gamma": Range(0, 1, low_open=True),
+    "loss.ms_weight": Range(0, None), "loss.ms_tau": Range(0, None),
+    "optim.g_lr": Range(0, None, low_open=True), "optim.d_lr": Range(0, None, low_open=True),
+    "optim.beta1": FRACTION, "optim.beta2": FRACTION, "optim.momentum": FRACTION,
+    "train.epochs": Range(1, None), "train.batch_size": Range(1, SIZE), "train.seed": Range(0, 2**32 - 1),
+    "train.threads": Range(0, 4096), "train.n_critic": Range(1, 1000), "train.ema_decay": Range(0, 1, True, True),
+    "train.ema_start": Range(0, None), "train.log_every": Range(1, None), "train.sample_every": Range(1, None),
+    "train.checkpoint_every": Range(1, None), "train.checkpoint_every_steps": Range(0, None),
+    "train.checkpoint_every_minutes": Range(0, None), "train.eval_every": Range(0, None),
+    "train.eval_n": Range(1, 10**6), "train.early_stop_patience": Range(0, None), "train.collapse_patience": Range(1, None),
+    "train.rollback_lr_factor": Range(0, 1, low_open=True), "train.max_rollbacks": Range(0, 1000),
+    "train.max_steps": Range(0, None), "train.grid_size": Range(1, 1024),
+}
+NOTES = {"train.threads": " (0 = all cores)", "train.seed": " (a 32-bit seed)", "train.eval_n": " (samples per periodic "
+         "evaluation; 2048 or more for comparable FID)", "data.channels": " (0 = native, 1 or 3)"}
 
 
 def bad(msg: str) -> None:
@@ -53,7 +115,26 @@ def check(cfg: Config) -> Config:
     _train(cfg)
     _optim(cfg)
     _loss(cfg)
+    _ranges(cfg)
+    _device(cfg)
     return cfg
+
+
+def _ranges(cfg: Config) -> None:
+    for key, rng in RANGES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if not rng.holds(value):
+            finite = "" if math.isfinite(value) else "a finite number "
+            bad(f"{key}={value}; must be {finite}{rng}{NOTES.get(key, '')}")
+
+
+def _device(cfg: Config) -> None:
+    t = cfg.train
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", t.device):
+        bad(f"train.device={t.device!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    if t.amp == "fp16" and t.device in ("cpu", "mps"):
+        bad(f"train.amp=fp16 needs a CUDA GPU (train.device={t.device}); use train.amp=bf16 or none")
 
 
 def _data(cfg: Config) -> None:

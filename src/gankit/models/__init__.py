@@ -66,8 +66,24 @@ def build_models(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes:
 
 
 def check_buildable(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> None:
-    """Build G and D once and drop them, so a model that cannot be built for the data fails
-    before anything is written.  (On the CPU: milliseconds for these sizes, where the meta
-    device costs seconds of one-off set-up.)  Leaves torch's RNG state as it found it."""
-    with torch.random.fork_rng(devices=[]):
-        build_models(cfg, img_shape, num_classes)
+    """Build G and D once and run them on two samples, so a model that cannot be built for the
+    data, or built but not run on its shape (non-square images), fails before anything is
+    written.  (On the CPU: milliseconds for these sizes, where the meta device costs seconds of
+    one-off set-up.)  Leaves torch's RNG state as it found it."""
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        G, D = build_models(cfg, img_shape, num_classes)
+        G.eval()
+        D.eval()
+        y = torch.zeros(2, dtype=torch.long) if cfg.conditional else None
+        try:
+            fake = G(torch.randn(2, G.z_dim), y)
+            D(fake, y)
+            ok = tuple(fake.shape[1:]) == tuple(img_shape)
+        except (RuntimeError, ValueError) as e:
+            ok, why = False, str(e).splitlines()[0][:120]
+        else:
+            why = f"G makes {'x'.join(map(str, fake.shape[1:]))} images"
+    if not ok:
+        c, h, w = img_shape
+        square = "" if h == w else f"; the images are {w}x{h}: set data.resolution=N to resize and centre-crop them to N x N"
+        raise GankitError(f"model.name={cfg.name} cannot run on {c}x{h}x{w} images ({why}){square}")

@@ -104,7 +104,7 @@ def _describe(e: dict) -> str:
 
 
 def build_report(run: RunDir) -> str:
-    cfg = json.loads(run.config_file.read_text())
+    cfg = run.read_config()
     stats = run.stats()
     events = run.events()
     last = stats[-1] if stats else {}
@@ -125,7 +125,7 @@ def build_report(run: RunDir) -> str:
         if "classes" in final:
             parts.append("<h3>One row per class</h3>" + _img(run.path / final["classes"], "per-class samples", 420))
     if run.metrics_file.is_file():
-        metrics = json.loads(run.metrics_file.read_text())
+        metrics = run.read_metrics()
         if any(k not in CHECK_KEYS for k in metrics):  # not when it holds only --cas/--privacy results
             parts.append("<h2>Evaluation</h2>" + _provenance(metrics) + _metrics_table(metrics))
         parts.append(cas_section(metrics.get("cas")) + privacy_section(metrics.get("privacy"), run.path, _img))

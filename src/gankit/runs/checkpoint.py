@@ -17,6 +17,8 @@ PyTorch's multi-line RuntimeError.
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +73,23 @@ def save_state(state: dict[str, Any], path: str | Path) -> None:
     try:
         with atomic_path(path) as tmp:
             save_file(tensors, str(tmp), metadata={"gankit": json.dumps(skeleton)})
-    except OSError as e:  # a full disk, a quota, a read-only mount: atomic_path has removed the temp file
+    except (OSError, SafetensorError) as e:  # a full disk, a quota, a read-only mount: the temp file is gone
         before = (f"the previous {path.name} is intact" if path.is_file()
                   else f"no earlier {path.name} existed")
-        raise GankitError(f"could not save the checkpoint {path} ({e.strerror or e}); {before}; "
+        raise GankitError(f"could not save the checkpoint {path} ({io_reason(e)}); {before}; "
                           "free disk space and continue with gankit train --resume RUN") from None
+
+
+def io_reason(e: Exception) -> str:
+    """What the system said, in its words: safetensors reports a failed write as its own error
+    ("Error while serializing: I/O error: No space left on device (os error 28)")."""
+    if isinstance(e, OSError):
+        return e.strerror or str(e)
+    text = str(e)
+    m = re.search(r"os error (\d+)|code: (\d+)", text)
+    if m:
+        return os.strerror(int(m.group(1) or m.group(2)))
+    return text.splitlines()[0][:120] if text else type(e).__name__
 
 
 def load_state(path: str | Path) -> dict[str, Any]:

@@ -92,16 +92,21 @@ class RunDir:
         return self.path / "report.html"
 
     @property
+    def error_log(self) -> Path:  # the traceback of a bug that stopped the run
+        return self.path / "error.log"
+
+    @property
     def trial_file(self) -> Path:  # a study's trial: its settings and result (studies/sweep.py)
         return self.path / "trial.json"
 
+    def read_config(self) -> dict[str, Any]:
+        """config.json as a dict of settings, or one line saying it is damaged and what to do."""
+        return read_object(self.config_file, "the run directory is damaged: restore config.json (every "
+                                              "checkpoint holds a copy of it) or start a new run")
+
     def read_metrics(self) -> dict[str, Any]:
         """metrics.json as a dict; {} when absent or damaged (a damaged file is replaced, never blocks)."""
-        try:
-            metrics = json.loads(self.metrics_file.read_text()) if self.metrics_file.is_file() else {}
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return {}
-        return metrics if isinstance(metrics, dict) else {}
+        return read_object(self.metrics_file, None) if self.metrics_file.is_file() else {}
 
     def merge_metrics(self, update: dict[str, Any], keep: tuple[str, ...] | None = None) -> Path:
         """The one way metrics.json is written: `update` over the file's keys (only those in `keep`,
@@ -139,17 +144,34 @@ class RunDir:
                 atomic_write(file, "".join(json.dumps(r) + "\n" for r in rows))
 
 
+def read_object(path: Path, fix: str | None) -> dict[str, Any]:
+    """A JSON file that must hold an object: the object, or (damaged: not JSON, not UTF-8, not an
+    object) a GankitError ending in `fix`; with fix=None, {} (what can be rebuilt never blocks)."""
+    try:
+        value = json.loads(path.read_text())
+        if isinstance(value, dict):
+            return value
+        problem = f"holds a JSON {type(value).__name__}, not an object of settings"
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        problem = f"is not valid JSON ({str(e).splitlines()[0][:80]})"
+    if fix is None:
+        return {}
+    raise GankitError(f"{path}: {problem}; {fix}")
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     rows = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(errors="replace").splitlines():
         line = line.strip()
         if line:
             try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
+                row = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
                 continue  # a torn last line from a killed process; the rest is intact
+            if isinstance(row, dict):  # a row that is JSON but not an object is damage: passed over
+                rows.append(row)
     return rows
 
 
@@ -188,6 +210,10 @@ def _exclusive(lock_path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+STUDY_FIX = ("the study directory is damaged: restore study.json or start the study again in a new "
+             "--out (its trials are ordinary run directories and stay usable)")
+
+
 @dataclass(frozen=True)
 class StudyDir:
     """A study directory: study.json (what marks it) and one run directory per trial."""
@@ -205,6 +231,10 @@ class StudyDir:
     @property
     def db(self) -> Path:  # the Optuna storage (SQLite; absent with --storage URL)
         return self.path / "study.db"
+
+    @property
+    def db_lock(self) -> Path:  # serialises SQLite's table creation between local workers
+        return self.path / ".db.lock"
 
     @property
     def executions(self) -> Path:  # one row each time a worker starts (or resumes) a trial

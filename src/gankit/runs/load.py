@@ -31,6 +31,7 @@ from gankit.runs.layout import RunDir, open_run_dir
 EXPORT_FORMAT = "gankit-generator"
 EXPORT_FORMAT_VERSION = 1  # the export layout this gankit writes; it reads this one and older (no field: 0)
 WEIGHTS = "generator.safetensors"
+MAX_SIDE = 4096  # pixels: data.resolution's upper bound; a larger stored shape is damage, not a model
 
 
 @dataclass
@@ -46,6 +47,7 @@ class LoadedRun:
     run: RunDir | None = None  # None for an export folder
     D: nn.Module | None = None  # a run's only
     state: dict[str, Any] = field(default_factory=dict)  # the whole checkpoint (a run's only)
+    img_shape: tuple[int, int, int] = (0, 0, 0)  # [C, H, W] of G's images
 
 
 def checkpoint_prior(state: dict[str, Any], num_classes: int) -> torch.Tensor:
@@ -61,7 +63,7 @@ def checked_fields(state: dict[str, Any], ckpt: Path) -> tuple[Config, tuple[int
         return GankitError(f"{ckpt}: {what}; the checkpoint is damaged or not a gankit training checkpoint, "
                            "use another one or retrain")
 
-    missing = [k for k in ("config", "img_shape", "class_names", "step", "G", "D") if k not in state]
+    missing = [k for k in ("config", "img_shape", "class_names", "step", "G", "D") if state.get(k) is None]
     if missing:
         raise bad(f"it lacks {', '.join(missing)}")
     if not isinstance(state["config"], dict):
@@ -73,8 +75,9 @@ def checked_fields(state: dict[str, Any], ckpt: Path) -> tuple[Config, tuple[int
     if cfg.model.name not in MODELS:
         raise bad(f"its model.name={cfg.model.name!r} is not a model this gankit has ({', '.join(MODELS)})")
     shape = state["img_shape"]
-    if not (isinstance(shape, list) and len(shape) == 3 and all(type(v) is int and 1 <= v <= 1 << 16 for v in shape)):
-        raise bad(f"its img_shape {str(shape)[:60]} is not [channels, height, width]")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(type(v) is int for v in shape)
+            and 1 <= shape[0] <= 4 and all(1 <= v <= MAX_SIDE for v in shape[1:])):  # before any allocation
+        raise bad(f"its img_shape {str(shape)[:60]} is not [channels 1-4, height, width up to {MAX_SIDE}]")
     names = state["class_names"]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise bad("its class_names is not a list of names")
@@ -93,6 +96,9 @@ def checked_fields(state: dict[str, Any], ckpt: Path) -> tuple[Config, tuple[int
 def load_run(path: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> LoadedRun:
     run = open_run_dir(path)
     ckpt = Path(checkpoint) if checkpoint else run.last_checkpoint
+    if checkpoint and not ckpt.is_file():
+        raise GankitError(f"--checkpoint {ckpt}: no such file; give a checkpoint of this run, e.g. "
+                          f"{run.checkpoints}/last.safetensors")
     if not ckpt.is_file():
         raise GankitError(f"{path}: no checkpoint yet at {ckpt}; train longer or pass --checkpoint")
     state = load_state(ckpt)
@@ -108,7 +114,7 @@ def load_run(path: str | Path, checkpoint: str | Path | None = None, device: str
     G.to(device).eval()
     D.to(device).eval()
     return LoadedRun(cfg, G, class_names, checkpoint_prior(state, classes), int(state["step"]),
-                     "ema" if state.get("G_ema") else "G", run=run, D=D, state=state)
+                     "ema" if state.get("G_ema") else "G", run=run, D=D, state=state, img_shape=shape)
 
 
 def check_resumable(run: RunDir, cfg: Config) -> None:
@@ -156,12 +162,20 @@ def _load_export(path: Path) -> LoadedRun:
         raise GankitError(f"{path}: export format {version!r} (written by gankit {meta.get('gankit_version') or '?'}) "
                           f"is newer than this gankit {__version__} reads (format {EXPORT_FORMAT_VERSION} and older); "
                           "upgrade gankit (pip install -U gankit) to load it")
-    cfg = from_dict(meta["config"])
-    class_names = list(meta["class_names"])
-    G, _ = build_models(cfg.model, tuple(meta["img_shape"]), num_classes(class_names))
+    if not isinstance(meta, dict):
+        raise GankitError(f"{path}/config.json: not a gankit generator export (a JSON object); export the run again")
+    prior = meta.get("label_prior")
+    try:  # the same checks as a checkpoint's, before anything is built from it
+        prior = torch.tensor(prior, dtype=torch.float64) if prior is not None else None
+    except (TypeError, ValueError, RuntimeError):
+        prior = "malformed"
+    cfg, shape, class_names = checked_fields(
+        {"config": meta.get("config"), "img_shape": meta.get("img_shape"), "class_names": meta.get("class_names"),
+         "step": meta.get("step"), "G": weights, "D": {}, "label_prior": prior}, path / "config.json")
+    G, _ = build_models(cfg.model, shape, num_classes(class_names))
     load_weights(G, weights, "G", path)
-    return LoadedRun(cfg, G.eval(), class_names, torch.tensor(meta["label_prior"], dtype=torch.float64),
-                     int(meta["step"]), str(meta.get("sampler", "G")))
+    return LoadedRun(cfg, G.eval(), class_names, prior if prior is not None else uniform_prior(num_classes(class_names)),
+                     meta["step"], str(meta.get("sampler", "G")), img_shape=shape)
 
 
 def load_generator(path: str | Path, checkpoint: str | None = None) -> LoadedRun:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from gankit.errors import GankitError
@@ -21,3 +23,12 @@ def pick_device(name: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise GankitError("train.device=cuda but this machine has no CUDA GPU; use train.device=cpu")
     return dev
+
+
+def free_memory() -> int | None:
+    """Bytes of memory free now (None where the system does not say): what a large allocation
+    is checked against before it is tried."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None

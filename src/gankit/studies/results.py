@@ -15,7 +15,7 @@ from statistics import mean, stdev
 from typing import Any
 
 from gankit.errors import GankitError
-from gankit.runs.layout import RunDir, StudyDir, read_jsonl
+from gankit.runs.layout import STUDY_FIX, RunDir, StudyDir, read_jsonl, read_object
 from gankit.studies.spec import Axis
 
 
@@ -84,7 +84,7 @@ class StudyResults:
 
 def _trial(path: Path) -> TrialResult:
     def read(file: Path) -> dict:
-        return json.loads(file.read_text()) if file.is_file() else {}
+        return read_object(file, None) if file.is_file() else {}  # a torn file: an unfinished trial
 
     run = RunDir(path)
     info = read(run.trial_file)
@@ -98,7 +98,9 @@ def load_results(study_dir: str | Path) -> StudyResults:
     if not is_study_dir(root):
         hint = " (it is a run directory: use `gankit report RUN`)" if RunDir(root).config_file.is_file() else ""
         raise GankitError(f"{study_dir}: not a study directory (no {StudyDir(root).study_file.name}){hint}")
-    study = json.loads(StudyDir(root).study_file.read_text())["study"]
+    study = read_object(StudyDir(root).study_file, STUDY_FIX).get("study")
+    if not isinstance(study, dict):
+        raise GankitError(f"{StudyDir(root).study_file}: has no study in it; {STUDY_FIX}")
     trials = [_trial(p) for p in sorted(StudyDir(root).trials.glob("*")) if p.is_dir()]
     by_label: dict[str, Setting] = {}
     for t in trials:

@@ -68,7 +68,7 @@ class StudyDB:
         optuna = _optuna()
         self.url = url or f"sqlite:///{StudyDir(study_dir).db.resolve()}"
         self.sqlite = self.url.startswith("sqlite")
-        self.lock_file = study_dir / ".db.lock"
+        self.lock_file = StudyDir(study_dir).db_lock
         self.heartbeat_s = heartbeat_s
         from sqlalchemy import exc
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit.config import Config, field_types, parse_set, set_value
-from gankit.errors import GankitError
+from gankit.errors import GankitError, did_you_mean
 from gankit.launch.catalog import builtin_names, builtin_text
 from gankit.launch.presets import load_preset, read_toml, validate
 from gankit.util.names import slug
@@ -189,7 +189,7 @@ def _axis(name: str, spec: Any, where: str) -> Axis:
                 if k not in keys:
                     raise GankitError(f"{where}: axis {name!r}: unknown config key {k!r}")
         return Axis(name, tuple(sorted({k for g in variants.values() for k in g})), variants=variants)
-    axis_keys = tuple(spec.get("keys", [name]))
+    axis_keys = _axis_keys(name, spec, where)
     for k in axis_keys:
         if k not in keys:
             raise GankitError(f"{where}: axis {name!r}: unknown config key {k!r} (see `gankit options`)")
@@ -206,11 +206,40 @@ def _axis(name: str, spec: Any, where: str) -> Axis:
     return Axis(name, axis_keys, values=tuple(values))
 
 
+def _axis_keys(name: str, spec: dict[str, Any], where: str) -> tuple[str, ...]:
+    keys = spec.get("keys", [name])
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+        # an axis that sets no key would yield settings that change nothing, and the report would rank them
+        raise GankitError(f"{where}: axis {name!r}: keys must be a non-empty list of config keys")
+    return tuple(keys)
+
+
+# the type of each top-level key of a study file (TOML gives ints, floats, strings, tables)
+_TYPES: dict[str, tuple[type, str]] = {
+    "description": (str, "a string"), "preset": (str, "a preset name"), "search": (str, "grid, random or tpe"),
+    "trials": (int, "an integer"), "repeats": (int, "an integer"), "metric": (str, "a metric name"),
+    "eval_n": (int, "an integer"), "seed": (int, "an integer"), "set": (dict, "a table of config keys"),
+    "axes": (dict, "a table of axes"), "full": (dict, "a table ([full])"),
+}
+
+
+def _check_types(d: dict[str, Any], where: str) -> None:
+    unknown = sorted(set(d) - _TOP_KEYS)
+    if unknown:
+        hint = did_you_mean(unknown[0], sorted(_TOP_KEYS)) if len(unknown) == 1 else ""
+        raise GankitError(f"{where}: unknown keys {unknown}{hint}; a study file has {sorted(_TOP_KEYS)}")
+    for key, value in d.items():
+        tp, what = _TYPES[key]
+        if not isinstance(value, tp) or isinstance(value, bool):
+            raise GankitError(f"{where}: {key} = {repr(value)[:40]} should be {what}")
+
+
 def parse_study(d: dict[str, Any], name: str, where: str, full: bool = False, sets: list[str] | None = None) -> Study:
     """A Study from a parsed study file, with `--full` and the user's `--set` applied."""
-    unknown = set(d) - _TOP_KEYS
-    if unknown:
-        raise GankitError(f"{where}: unknown keys {sorted(unknown)}; a study file has {sorted(_TOP_KEYS)}")
+    _check_types(d, where)
+    if "full" in d.get("full", {}):
+        raise GankitError(f"{where} [full]: a [full] table cannot hold another")
+    _check_types(d.get("full", {}), f"{where} [full]")
     d = dict(d)
     study_sets = dict(d.pop("set", {}))
     full_part = d.pop("full", {})
@@ -247,7 +276,11 @@ def load_study(name_or_file: str, full: bool = False, sets: list[str] | None = N
         text = builtin_text(name_or_file)
         name, where = name_or_file, f"study {name_or_file}"
     elif Path(name_or_file).is_file():
-        text, where = Path(name_or_file).read_text(), name_or_file
+        where = name_or_file
+        try:
+            text = Path(name_or_file).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise GankitError(f"{where}: not a UTF-8 text file; a study file is TOML (docs/studies.md)") from None
         name = slug(Path(name_or_file).stem)
     else:
         raise GankitError(f"no study {name_or_file!r}: give a study TOML file or a built-in study "

@@ -16,6 +16,7 @@ that was interrupted or killed continues from its checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,11 +27,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gankit.errors import GankitError
-from gankit.runs.layout import RunDir, StudyDir, run_dir_at
+from gankit.runs.layout import STUDY_FIX, RunDir, StudyDir, read_object, run_dir_at
 from gankit.studies.runner import Claimed, StudyDB, expected_trials, open_study, redact, storage_name, work
 from gankit.studies.spec import Study
 from gankit.util.atomic import atomic_write
 from gankit.util.names import slug
+from gankit.util.paths import writable_dir
 
 
 def trial_dir_name(claimed: Claimed, label: str) -> str:
@@ -80,6 +82,8 @@ class TrialRunner:
             record.update(value=float(metrics[s.metric]), step=summary["step"], train_seconds=summary["seconds"])
         except GankitError as e:
             record["error"] = " ".join(str(e).split())
+        except Exception as e:  # a bug fails this trial (recorded, traceback in its error.log); the study goes on
+            record["error"] = " ".join(f"internal error, a bug in gankit: {type(e).__name__}: {e}".split())
         record.update(seconds=round(time.perf_counter() - t0, 1), finished=round(time.time(), 1))
         run_dir_at(path)  # made even for a trial that failed before training: its trial.json says why
         atomic_write(run.trial_file, json.dumps(record, indent=2) + "\n")
@@ -124,11 +128,11 @@ class Progress:
 
 def prepare_dir(study: Study, out: str | None, storage: str | None) -> Path:
     """The study directory: made with study.json, or checked to hold this very study."""
-    study_dir = Path(out or Path("studies") / storage_name(study))
+    study_dir = writable_dir(out or Path("studies") / storage_name(study), "--out")
     wanted = {"study": study.to_dict(), "storage": redact(storage) if storage else "sqlite (study.db)"}
     existing = StudyDir(study_dir).study_file
     if existing.is_file():
-        have = json.loads(existing.read_text())
+        have = read_object(existing, STUDY_FIX)
         if have.get("study") != wanted["study"]:
             raise GankitError(f"{study_dir} holds a different study (other axes, budget or --set); "
                               "give another --out, or the same study and options to resume it")
@@ -151,10 +155,16 @@ def sweep(study: Study, out: str | None = None, storage: str | None = None, work
     workers > 1 starts that many `gankit sweep ... --worker` processes (worker_args is the
     command line that names the same study) with the CPU threads split between them.
     """
+    fresh = not StudyDir(Path(out or Path("studies") / storage_name(study))).is_study()
     study_dir = prepare_dir(study, out, storage)
     hb = heartbeat or _heartbeat_from_env()
-    db = StudyDB(study_dir, storage, *hb)
-    ost = open_study(db, study)
+    try:
+        db = StudyDB(study_dir, storage, *hb)
+        ost = open_study(db, study)
+    except BaseException:
+        if fresh:  # a storage that cannot be opened leaves nothing of the study it could not start
+            _remove_fresh(StudyDir(study_dir))
+        raise
     total = expected_trials(study)
     show = Progress(study, total, len(finished_trials(ost)), bar=progress)
     try:
@@ -165,6 +175,14 @@ def sweep(study: Study, out: str | None = None, storage: str | None = None, work
     finally:
         show.close()
     return study_dir
+
+
+def _remove_fresh(study: StudyDir) -> None:
+    for file in (study.study_file, study.db, study.db_lock):
+        file.unlink(missing_ok=True)
+    for folder in (study.trials, study.path):
+        with contextlib.suppress(OSError):  # only if empty: nothing of the user's goes
+            folder.rmdir()
 
 
 def finished_trials(ost) -> list:
