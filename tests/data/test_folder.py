@@ -148,3 +148,43 @@ def test_loose_files_beside_class_folders_are_ignored_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="ignored 2 files outside the class folders"):
         data = load_folder_images(src)
     assert data.class_names == ["a"] and data.images[:, 0, 0, 0].tolist() == [1]
+
+
+def test_float_images_are_scaled_not_black_and_the_file_is_named(tmp_path):
+    """A float TIFF (values in [0, 1]) used to read as all black without a word."""
+    import warnings as w
+
+    import numpy as np
+    from PIL import Image
+
+    from gankit.data.folder import load_folder_images
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 0.5, dtype=np.float32), mode="F").save(folder / f"{i}.tif")
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        data = load_folder_images(folder)
+    assert int(data.images.min()) == int(data.images.max()) == 128  # 0.5 * 255, rounded
+    said = [str(c.message) for c in caught]
+    assert len(said) == 1 and "0.tif: float pixels, scaled to 8 bits" in said[0] and "(and 2 more files)" in said[0]
+
+
+def test_pillows_decompression_bomb_warning_names_the_file(tmp_path, monkeypatch):
+    import warnings as w
+
+    import numpy as np
+    from PIL import Image
+
+    from gankit.data.folder import load_folder_images
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(folder / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # 784 pixels: over the limit, under twice it
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        load_folder_images(folder)
+    said = [str(c.message) for c in caught]
+    assert len(said) == 1 and said[0].startswith(f"{folder}: huge.png: Image size (784 pixels) exceeds limit")

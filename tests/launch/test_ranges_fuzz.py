@@ -7,7 +7,7 @@ import os
 
 import pytest
 from bad_input_helpers import error_line
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gankit.cli import main
@@ -42,7 +42,12 @@ def test_every_numeric_key_has_a_range():
     assert set(RANGES) == set(NUMERIC)
 
 
+# 56 keys: a few examples each in the default suite, the profile's many under HYPOTHESIS_PROFILE=thorough
+EXAMPLES = 8 if os.environ.get("HYPOTHESIS_PROFILE", "default") == "default" else settings().max_examples
+
+
 @pytest.mark.parametrize("key", sorted(NUMERIC))
+@settings(max_examples=EXAMPLES)
 @given(data=st.data())
 def test_an_out_of_range_value_is_refused_at_dry_run_fuzz(key, data, capsys, tmp_path):
     value = data.draw(outside(RANGES[key], NUMERIC[key]), label=key)

@@ -25,7 +25,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from gankit.data.imagedata import ImageData, class_indices
-from gankit.errors import GankitError
+from gankit.errors import GankitError, GankitWarning
 
 SPLITS = ("train", "test")
 MAX_MEMBER = 256 << 20  # bytes a zip member may unpack to: a "zip bomb" image is skipped, not unpacked
@@ -118,6 +118,19 @@ def why_unreadable(parts: tuple[str, ...], e: Exception) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
+def to_8bit(a: np.ndarray) -> np.ndarray:
+    """Float pixels in [0, 1] (or [0, 255]) and 16-bit values in 32-bit integers, as uint8; the
+    loader says once which files it read this way (GankitWarning)."""
+    kind = a.dtype.kind
+    a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    top = float(a.max()) if a.size else 0.0
+    scale = 255.0 if top <= 1.0 else (1 / 257 if top > 255 else 1.0)
+    warnings.warn(GankitWarning(f"{'float' if kind == 'f' else '32-bit integer'} pixels, scaled to 8 bits "
+                                "(floats in [0, 1] times 255, 16-bit values divided by 257); check the grid "
+                                "(gankit data show) looks right"))
+    return np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)
+
+
 def decode(data: bytes, channels: int, resolution: int) -> np.ndarray:
     """One image as uint8 [C, H, W]; C is 1 or 3 (channels=0: 1 if the file is grayscale)."""
     with Image.open(io.BytesIO(data)) as im:
@@ -125,6 +138,8 @@ def decode(data: bytes, channels: int, resolution: int) -> np.ndarray:
         gray = im.mode in GRAY_MODES if channels == 0 else channels == 1
         if im.mode.startswith("I;16"):  # 16-bit grayscale: keep the high byte, not a clipped low one
             im = Image.fromarray((np.asarray(im, dtype=np.uint16) >> 8).astype(np.uint8))
+        elif im.mode in ("F", "I"):  # float or 32-bit integer pixels: convert("L") would clip them (all black)
+            im = Image.fromarray(to_8bit(np.asarray(im)))
         elif im.mode == "P":
             im = im.convert("RGBA")  # palette transparency would otherwise warn
         target = "L" if gray else "RGB"
@@ -160,11 +175,16 @@ def load_folder_images(path, split: str = "train", classes: list[str] | None = N
         buf: np.ndarray | None = None
         labels = np.zeros(want, dtype=np.int64)
         all_gray, n, skipped = True, 0, []
+        notes: dict[str, list] = {}  # a warning while decoding -> [the first file, how many files]
         for p, label in samples:
             if n == want:
                 break
             try:
-                img = decode(read(p), channels, resolution)
+                with warnings.catch_warnings(record=True) as said:  # Pillow's and to_8bit's: named below
+                    warnings.simplefilter("always")
+                    img = decode(read(p), channels, resolution)
+                for w in said:
+                    notes.setdefault(" ".join(str(w.message).split()), [p, 0])[1] += 1
             except DECODE_ERRORS as e:
                 if strict:
                     raise GankitError(f"{'/'.join(p)} in {src}: unreadable image ({why_unreadable(p, e)}); remove "
@@ -191,6 +211,9 @@ def load_folder_images(path, split: str = "train", classes: list[str] | None = N
         p, e = skipped[0]
         raise GankitError(f"{where}: none of the {len(samples)} files is a readable image (first: "
                           f"{'/'.join(p)}: {why_unreadable(p, e)}); put PNG, JPEG, ... images there or fix data.path")
+    for message, (p, count) in notes.items():  # each once, with the file it came from
+        warnings.warn(GankitWarning(f"{src}: {'/'.join(p)}: {message}" + (f" (and {count - 1} more files)"
+                                                                          if count > 1 else "")), stacklevel=2)
     if skipped:
         p, e = skipped[0]
         warnings.warn(f"{src}: skipped {len(skipped)} unreadable files (first: {'/'.join(p)}: "
