@@ -69,9 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--gif", metavar="FILE", help="write a latent walk (slerp between fixed seeds) as an animated "
                    "GIF, a PNG strip beside it, and RUN/samples/walk.png for the report")
 
-    p = sub.add_parser("evaluate", help="FID, KID, precision/recall... of a trained run")
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("--n", type=int, default=10000)
+    p = sub.add_parser("evaluate", help="FID, KID, precision/recall... of a trained run, or of any images "
+                       "(--images PATH --against REF)")
+    p.add_argument("run", metavar="RUN", nargs="?", help="a run directory (or give --images)")
+    p.add_argument("--images", metavar="PATH", help="score these images instead of a run: a folder, zip, .npz or "
+                   ".npy from any tool")
+    p.add_argument("--against", metavar="REF", help="--images: the real images to compare with: a dataset name "
+                   "(fashion-mnist, ...), a folder/zip, or a run directory (its training data)")
+    p.add_argument("--out", metavar="FILE", help="--images: also write the metrics as JSON to FILE")
+    p.add_argument("--n", type=int, help="samples to evaluate (default 10000; --images: all of them)")
     p.add_argument("--checkpoint")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir")
@@ -217,6 +223,13 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     count("--seed", a.seed, 0, SEED_MAX)
     count("--cas-epochs", a.cas_epochs, 0, 1000)
     check_cache()  # reference features are cached: an unwritable cache fails now, not after minutes
+    if a.images or a.against:
+        return _evaluate_images(a)
+    if a.out:
+        raise GankitError("--out belongs to --images (a run's metrics go into RUN/metrics.json)")
+    if not a.run:
+        raise GankitError("evaluate: give a run directory, or --images PATH --against REF")
+    a.n = 10000 if a.n is None else a.n
 
     if a.cas or a.privacy:
         from gankit.commands.checks import run_checks
@@ -226,6 +239,21 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     if a.cas_epochs:
         raise GankitError("--cas-epochs belongs to --cas")
     print(evaluate_run(a.run, n=a.n, checkpoint=a.checkpoint, seed=a.seed, data_dir=a.data_dir))
+    return 0
+
+
+def _evaluate_images(a: argparse.Namespace) -> int:
+    from gankit.commands.evaluate_images import evaluate_images
+    from gankit.util.paths import writable_file
+
+    if not (a.images and a.against):
+        raise GankitError("--images PATH and --against REF go together (the images to score, the real ones to "
+                          "compare with)")
+    if a.run or a.cas or a.privacy or a.checkpoint:
+        raise GankitError("--images scores images, not a run: leave out RUN, --cas, --privacy and --checkpoint")
+    if a.out:
+        writable_file(a.out, "--out")
+    print(evaluate_images(a.images, a.against, out=a.out, n=a.n, seed=a.seed, data_dir=a.data_dir))
     return 0
 
 

@@ -23,12 +23,14 @@ RUN = ["--set", "data.dataset=folder", "--set", "model.g_width=8", "--set", "mod
 
 @pytest.fixture
 def small_disk(tmp_path):
+    """mount(size, read_only=False) -> a fresh tmpfs of `size` bytes, unmounted after the test."""
     mounted = []
 
-    def mount(size: int) -> Path:
+    def mount(size: int, read_only: bool = False) -> Path:
         where = tmp_path / f"disk{len(mounted)}"
         where.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
+        options = f"{'ro,' if read_only else ''}size={size}"
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
         if done.returncode:
             pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()})")
         mounted.append(where)
@@ -79,40 +81,26 @@ def test_a_later_checkpoint_on_a_full_disk_keeps_the_previous_one(tmp_path, smal
     assert sorted(p.name for p in last.parent.iterdir()) == ["last.safetensors"]
 
 
-def test_a_read_only_out_is_refused_before_any_work(tmp_path, capsys):
-    where = tmp_path / "ro"
-    where.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(where)], capture_output=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()})")
-    try:
-        assert main(["train", "--out", str(where), *RUN[2:]]) == 2  # (fashion-mnist: the default data)
-        err = capsys.readouterr().err
-        assert err.splitlines() == [f"gankit: error: --out {where}: {where} is not writable; choose a folder you can "
-                                    "write to or fix its permissions"]
-        assert list(where.iterdir()) == []
-    finally:
-        subprocess.run(["umount", str(where)], check=False)
+def test_a_read_only_out_is_refused_before_any_work(small_disk, capsys):
+    where = small_disk(64 << 10, read_only=True)
+    assert main(["train", "--out", str(where), *RUN[2:]]) == 2  # (fashion-mnist: the default data)
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"gankit: error: --out {where}: {where} is not writable; choose a folder you can "
+                                "write to or fix its permissions"]
+    assert list(where.iterdir()) == []
 
 
-def test_a_read_only_home_gets_no_matplotlib_complaint(tmp_path):
+def test_a_read_only_home_gets_no_matplotlib_complaint(tmp_path, small_disk):
     """matplotlib writes a font cache under ~/.config; with a read-only home it prints a multi-line
     complaint.  The CLI gives it a writable folder first, so a command still prints one line."""
     import sys
 
-    home = tmp_path / "home"
-    home.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(home)], capture_output=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()})")
-    try:
-        env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
-        env.update(HOME=str(home), GANKIT_CACHE=str(tmp_path / "cache"))
-        images = flat_folder(tmp_path / "imgs", 32)
-        out = subprocess.run([sys.executable, "-m", "gankit", "train", "--set", f"data.path={images}", "--out",
-                              str(tmp_path / "runs"), *RUN], env=env, capture_output=True, text=True, timeout=300)
-        assert out.returncode == 0, out.stderr  # training draws its plots with matplotlib
-        assert "matplotlib" not in out.stderr.lower(), out.stderr
-        assert (tmp_path / "runs" / "0001-x" / "plots" / "losses.png").is_file()
-    finally:
-        subprocess.run(["umount", str(home)], check=False)
+    home = small_disk(64 << 10, read_only=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), GANKIT_CACHE=str(tmp_path / "cache"))
+    images = flat_folder(tmp_path / "imgs", 32)
+    out = subprocess.run([sys.executable, "-m", "gankit", "train", "--set", f"data.path={images}", "--out",
+                          str(tmp_path / "runs"), *RUN], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr  # training draws its plots with matplotlib
+    assert "matplotlib" not in out.stderr.lower(), out.stderr
+    assert (tmp_path / "runs" / "0001-x" / "plots" / "losses.png").is_file()

@@ -1,0 +1,112 @@
+"""`gankit evaluate --images PATH --against REF`: images from anywhere get the same metrics as a
+run's samples.  A folder written by `gankit generate --out` scores exactly as `gankit evaluate RUN`
+on the same samples; real test images score near the real-vs-real floor; other sizes and channel
+counts are converted and the table says so; bad input is one line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from bad_input_helpers import fails
+from tiny_runs import FASHION, tiny_run
+
+from gankit.cli import main
+
+N = 200
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return tiny_run(tmp_path_factory.mktemp("runs"), True, tmp_path_factory.mktemp("cache")).path
+
+
+def metric_values(m: dict) -> dict:
+    return {k: v for k, v in m.items() if isinstance(v, (int, float)) and k not in ("seconds", "step")}
+
+
+def test_a_generated_folder_scores_exactly_as_the_run(run, tmp_path, shared_cache, capsys):
+    images = tmp_path / "imgs"
+    assert main(["generate", str(run), "--n", str(N), "--seed", "3", "--out", str(images)]) == 0
+    assert main(["evaluate", str(run), "--n", str(N), "--seed", "3", "--data-dir", str(FASHION)]) == 0
+    by_run = json.loads((run / "metrics.json").read_text())
+    out = tmp_path / "m.json"
+    assert main(["evaluate", "--images", str(images), "--against", str(run), "--n", str(N), "--seed", "3",
+                 "--data-dir", str(FASHION), "--out", str(out)]) == 0
+    by_images = json.loads(out.read_text())
+    assert metric_values(by_images) == metric_values(by_run) and by_images["fid"] > 0
+    for key in ("n", "reference", "reference_split", "reference_size", "evaluator_sha256", "small_n_warning"):
+        assert by_images[key] == by_run[key], key  # the same provenance
+    assert by_images["images"] == str(images) and by_images["against"] == str(run)
+    table = capsys.readouterr().out
+    assert "real-vs-real floor" in table and f"written: {out}" in table
+
+
+def test_an_npz_of_real_test_images_scores_near_the_floor(tmp_path, shared_cache, capsys):
+    from gankit.config import DataConfig
+    from gankit.data import load_dataset
+
+    test = load_dataset(DataConfig(dataset="fashion-mnist", split="test"), str(FASHION))
+    npz = tmp_path / "real.npz"
+    np.savez(npz, images=test.images[:N].permute(0, 2, 3, 1).numpy())
+    out = tmp_path / "m.json"
+    assert main(["evaluate", "--images", str(npz), "--against", "fashion-mnist", "--data-dir", str(FASHION),
+                 "--out", str(out)]) == 0
+    m = json.loads(out.read_text())
+    assert m["n"] == N and m["classes_covered"] == 10
+    assert m["fid"] < 2 * m["floor_fid"] + 1  # real images are as far from the train split as the floor is
+
+
+def test_other_sizes_and_channels_are_converted_and_said(tmp_path, shared_cache, capsys):
+    rng = np.random.default_rng(0)
+    npy = tmp_path / "rgb.npy"
+    np.save(npy, rng.integers(0, 256, (40, 32, 48, 3), dtype=np.uint8))  # [N, H, W, C], 3 channels, not square
+    out = tmp_path / "m.json"
+    assert main(["evaluate", "--images", str(npy), "--against", "fashion-mnist", "--data-dir", str(FASHION),
+                 "--out", str(out)]) == 0
+    m = json.loads(out.read_text())
+    assert f"{npy}: 3x32x48 images converted to the reference's 1x28x28" in m["notes"]
+    assert f"note: {npy}: 3x32x48 images converted" in capsys.readouterr().out
+
+
+def test_a_folder_of_mixed_sizes_is_resized_and_said_once(tmp_path, shared_cache, capsys):
+    from PIL import Image
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(20):
+        s = 28 if i % 2 else 40
+        Image.fromarray(rng.integers(0, 256, (s, s), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    assert main(["evaluate", "--images", str(folder), "--against", "fashion-mnist", "--data-dir", str(FASHION)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("images of mixed sizes resized and centre-cropped to the reference's 1x28x28") == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--images", "NOPE", "--against", "fashion-mnist"], "--images NOPE: no such file or folder"),
+    (["--images", "EMPTY", "--against", "fashion-mnist"],
+     "EMPTY: no files found; put images in it (one sub-folder per class, or all of them directly in it for one class)"),
+    (["--images", "ONE", "--against", "fashion-mnist"],
+     "--images ONE: 1 image(s); the metrics need at least 2 (10 for any figure, 2048 for comparable FID)"),
+    (["--images", "ONE", "--against", "banana"],
+     "--against banana: not a dataset (fashion-mnist, mnist, cifar10), a run directory or an existing folder/zip"),
+    (["--images", "ONE"], "--images PATH and --against REF go together (the images to score, the real ones to "
+                          "compare with)"),
+    (["--images", "ONE", "--against", "fashion-mnist", "--out", "EMPTY"], "--out EMPTY: is a folder; give a file name"),
+    (["--images", "TEXT", "--against", "fashion-mnist"],
+     "--images TEXT: expected uint8 images [N, H, W(, C)], got float64 [3]"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(argv, message, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    np.save(tmp_path / "one.npy", np.zeros((1, 28, 28), dtype=np.uint8))
+    np.save(tmp_path / "text.npy", np.zeros(3))
+    names = {"NOPE": tmp_path / "nope", "EMPTY": tmp_path / "empty", "ONE": tmp_path / "one.npy",
+             "TEXT": tmp_path / "text.npy"}
+    argv = [str(names.get(a, a)) for a in argv]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    message = message.replace("NOPE", str(names["NOPE"])).replace("EMPTY", str(names["EMPTY"]))
+    message = message.replace("ONE", str(names["ONE"])).replace("TEXT", str(names["TEXT"]))
+    assert fails(["evaluate", *argv, "--data-dir", str(FASHION)], capsys) == message
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
