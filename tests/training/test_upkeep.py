@@ -296,3 +296,35 @@ def test_checkpoints_every_n_steps_and_every_m_minutes(tmp_path, fashion_dir, mo
     cfg, run = _tiny(tmp_path, ["train.epochs=1", "train.checkpoint_every_minutes=1e-9"], name="m")
     train(cfg, run, data_dir=str(fashion_dir))
     assert [s for s, _ in saved] == list(range(1, 9))  # an (almost) zero interval: every step
+
+
+def test_periodic_evaluation_without_an_evaluator_says_so_at_the_start(tmp_path):
+    """A folder no evaluator serves: no FID curve, no best checkpoint, no early stop; one warning
+    line at the start (and in the report's warnings), never a silent skip."""
+    import warnings
+
+    import numpy as np
+    from PIL import Image
+
+    from gankit.errors import GankitWarning
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(32):
+        Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(folder / f"{i}.png")
+    cfg = build_config(sets=["data.dataset=folder", f"data.path={folder}", "model.g_width=8", "model.d_width=8",
+                             "train.batch_size=16", "train.epochs=2", "train.progress=false", "train.tensorboard=false",
+                             "train.eval_every=1", "train.early_stop_patience=2"])
+    run = create_run_dir(tmp_path / "runs", "noeval")
+    run.write_config(cfg)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = train(cfg, run)
+    said = [str(w.message) for w in caught if issubclass(w.category, GankitWarning) and "eval_every" in str(w.message)]
+    assert said == [f"train.eval_every=1: no gankit evaluator serves folder:imgs, so this run has no periodic FID, no "
+                    "checkpoints/best.safetensors and train.early_stop_patience will never fire (evaluators exist for "
+                    "fashion-mnist, mnist, cifar10 and CIFAR-10 cats+dogs folders: docs/evaluation.md); set "
+                    "train.eval_every=0 to silence this"]
+    assert summary["step"] == 4 and not run.best_checkpoint.exists() and not run.evals_file.exists()
+    assert [e["message"] for e in run.events() if e["event"] == "warning" and "eval_every" in e["message"]] == said

@@ -7,11 +7,14 @@ periodic evaluation.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
 from gankit.config import Config
 from gankit.data import ImageData
+from gankit.errors import GankitWarning
 from gankit.metrics import PROVENANCE_KEYS, evaluate_samples, evaluator_for, load_test_split
 from gankit.metrics.evaluate import reference_data
 from gankit.models.sampling import generated_u8
@@ -35,6 +38,14 @@ class TrainingMonitor:
         # every G starts out "collapsed" (all samples alike): judge only after a warm-up
         self.warmup = min(1000, total_steps // 4)
         self.evaluator = evaluator_for(cfg.data.dataset, data.class_names)
+        if cfg.train.eval_every and self.evaluator is None:  # never skipped silently: one line at the start
+            stop = " and train.early_stop_patience will never fire" if cfg.train.early_stop_patience else ""
+            message = (f"train.eval_every={cfg.train.eval_every}: no gankit evaluator serves {data.name}, so this run "
+                       f"has no periodic FID, no checkpoints/best.safetensors{stop} (evaluators exist for "
+                       "fashion-mnist, mnist, cifar10 and CIFAR-10 cats+dogs folders: docs/evaluation.md); set "
+                       "train.eval_every=0 to silence this")
+            warnings.warn(GankitWarning(message), stacklevel=2)
+            run.log_event("warning", step=0, message=message)
         self.monitor = CollapseMonitor(self.evaluator, data.images)
         self.real = data if cfg.data.limit == 0 else None  # reloaded lazily when training used a subset
         self.test = None
