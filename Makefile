@@ -14,6 +14,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
+	# torch-fidelity's Inception extractor (`evaluate --inception`) without its torchvision dependency
+	$(PY) -m pip install -q --no-deps torch-fidelity==0.3.0
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 

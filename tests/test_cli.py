@@ -129,3 +129,33 @@ def test_debug_adds_the_traceback_to_an_error_and_keeps_exit_code_2(capsys):
     assert debug[0] == "Traceback (most recent call last):"
     assert any("cmd_data" in line for line in debug) and any("GankitError" in line for line in debug)
     assert debug[-1] == plain.strip()  # the one-line message still comes last
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["evaluator", "train", "FEW"], "folder:few: 20 images are too few for an evaluator (at least 200); FID on so few "
+                                    "images would not be meaningful either"),
+    (["evaluator", "train", "FEW", "--method", "classifier"],
+     "folder:few: a classifier evaluator needs labelled images (class sub-folders); use method ssl for a flat folder"),
+    (["evaluator", "train"], "gankit evaluator train: name a dataset or folder/zip, or --set data.dataset=folder "
+                             "--set data.path=PATH"),
+    (["evaluator", "train", "FEW", "--epochs", "3"], "--epochs is for the shipped recipes (fashion-mnist, mnist, "
+                                                     "cifar10, cifar10-catdog); an evaluator for other data follows "
+                                                     "its own schedule (docs/evaluation.md)"),
+    (["train", "--set", "train.eval_evaluator=inception", "--dry-run"],
+     "invalid config: train.eval_evaluator='inception'; choose one of: auto, none, ssl"),
+])
+def test_evaluator_bad_input_is_one_line_and_writes_nothing(argv, message, tmp_path, capsys):
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    few = tmp_path / "few"
+    few.mkdir()
+    for i in range(20):
+        Image.fromarray(np.full((16, 16), i * 10, np.uint8)).save(few / f"{i}.png")
+    cache = os.environ["GANKIT_CACHE"]
+    before = sorted(os.listdir(cache)) if os.path.isdir(cache) else []
+    assert main([str(few) if a == "FEW" else a for a in argv]) == 2
+    assert capsys.readouterr().err.strip() == f"gankit: error: {message}"
+    assert (sorted(os.listdir(cache)) if os.path.isdir(cache) else []) == before  # no evaluator written

@@ -116,6 +116,7 @@ class TrainConfig:
     checkpoint_every_minutes: float = 0.0  # ... and every M minutes of training; 0 = off
     eval_every: int = 0  # epochs between quick evaluations; 0 = off
     eval_n: int = 2048  # samples per quick evaluation (below 2048 FID/KID are biased: a warning says so)
+    eval_evaluator: str = "auto"  # whose features the periodic FID uses: auto (the shipped evaluator, else one made for this data before step 0: a classifier on labelled folders, self-supervised on flat ones) | ssl (the self-supervised one) | none (no evaluator: no periodic FID)
     keep_best: bool = True  # keep checkpoints/best.safetensors: the lowest FID of the periodic evaluations
     early_stop_patience: int = 0  # stop after this many periodic evaluations without a better FID; 0 = never
     on_divergence: str = "stop"  # NaN/Inf loss, gradient or weight: stop | rollback (last checkpoint, lower lrs, go on)

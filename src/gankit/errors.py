@@ -12,7 +12,7 @@ class GankitError(Exception):
 
 class GankitWarning(UserWarning):
     """A warning gankit itself raises (e.g. FID/KID from too few samples); the CLI shows every
-    warning as one line, `gankit: warning: ...` (cli.py)."""
+    warning as one line, `gankit: warning: ...` (cli/__init__.py)."""
 
 
 def did_you_mean(name: str, choices) -> str:

@@ -110,3 +110,28 @@ def test_bad_input_is_one_line_and_writes_nothing(argv, message, tmp_path, capsy
     message = message.replace("ONE", str(names["ONE"])).replace("TEXT", str(names["TEXT"]))
     assert fails(["evaluate", *argv, "--data-dir", str(FASHION)], capsys) == message
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_any_folder_against_any_folder_makes_the_reference_folders_evaluator(tmp_path, monkeypatch, capsys):
+    """No shipped evaluator serves a user's folder: `evaluate --images` makes one for the reference
+    (once, then cached) and scores with it; `evaluator train --set ...` makes the same one."""
+    from PIL import Image
+
+    from gankit.metrics import evaluator_folder as ef
+
+    monkeypatch.setattr(ef, "SSL_STEPS", 10)
+    g = np.random.default_rng(0)
+    for name, n in (("ref", 240), ("mine", 60)):
+        (tmp_path / name).mkdir()
+        for i in range(n):
+            coarse = Image.fromarray(g.integers(0, 256, (6, 6, 3), dtype=np.uint8))
+            coarse.resize((32, 32), Image.BILINEAR).save(tmp_path / name / f"{i}.png")
+    assert main(["evaluator", "train", "--set", "data.dataset=folder", "--set", f"data.path={tmp_path / 'ref'}"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["method"] == "ssl" and card["images"] == 240
+    assert main(["evaluate", "--images", str(tmp_path / "mine"), "--against", str(tmp_path / "ref"),
+                 "--out", str(tmp_path / "m.json")]) == 0
+    out = capsys.readouterr()
+    assert "training a ssl" not in out.err and "n=60 samples" in out.err  # found by the folder's fingerprint, not trained again
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["evaluator_sha256"] == card["sha256"] and m["fid"] > 0 and m["floor_fid"] > 0 and "cs" not in m

@@ -55,7 +55,8 @@ def test_evals_rows_and_metrics_json_record_n_reference_and_evaluator(catdog_run
     sha = catdog_sha256()
     (row,) = read_jsonl(run.evals_file)
     assert row["n"] == 40 and row["reference_split"] == "train" and row["reference"] == "folder:imgs"
-    assert row["reference_size"] == N_IMAGES and row["reference_n"] == 40
+    # 64 images, no test split, n=40: the reference and the floor take half of them each
+    assert row["reference_size"] == N_IMAGES and row["reference_n"] == 32
     assert row["evaluator_sha256"] == sha and row["small_n_warning"] is True and "fid" in row
     assert len(train_warnings) == 1 and "n=40 samples" in train_warnings[0]  # one evaluation, one warning
 
@@ -68,7 +69,7 @@ def test_evals_rows_and_metrics_json_record_n_reference_and_evaluator(catdog_run
         "figures at a larger n; use n >= 2048 for numbers to compare"]
     m = json.loads((run.path / "metrics.json").read_text())
     assert m["n"] == 100 and m["reference_split"] == "train" and m["reference_size"] == N_IMAGES
-    assert m["reference_n"] == N_IMAGES  # fewer real images than samples: all of them
+    assert m["reference_n"] == N_IMAGES // 2  # fewer real images than 2n: half for the reference, half for the floor
     assert m["evaluator_sha256"] == sha and m["small_n_warning"] is True
     assert f"evaluator sha256: {sha}" in out and "small n: FID/KID from n=100 samples" in out
     page = (run.path / "report.html").read_text()

@@ -68,3 +68,38 @@ def test_resume_without_a_checkpoint_is_refused_before_anything_is_written(tmp_p
     with pytest.raises(GankitError, match="no checkpoint to resume from"):
         start_run(build_config(sets=TINY), at=folder, resume=True, data=data(), announce=False)
     assert list(folder.iterdir()) == []
+
+
+def folder_data(n: int = 240) -> ImageData:
+    """A flat 'folder' of smooth random patterns (no shipped evaluator serves it)."""
+    g = torch.Generator().manual_seed(1)
+    coarse = torch.randint(0, 256, (n, 1, 7, 7), generator=g).float()
+    images = torch.nn.functional.interpolate(coarse, size=(28, 28), mode="bilinear").to(torch.uint8)
+    return ImageData(images, torch.zeros(n, dtype=torch.long), [], "folder:patterns")
+
+
+def test_periodic_evaluation_on_a_folder_makes_its_evaluator_before_step_0(tmp_path, monkeypatch, capsys):
+    from gankit.metrics import evaluator_folder as ef
+
+    monkeypatch.setattr(ef, "SSL_STEPS", 10)
+    cfg = build_config(sets=TINY + ["data.dataset=folder", f"data.path={tmp_path}", "train.max_steps=0", "train.epochs=2",
+                                    "train.eval_every=1", "train.eval_n=100", "train.batch_size=40"])
+    with pytest.warns(Warning, match="n=100"):  # the small-n warning of each periodic FID
+        run, _ = start_run(cfg, out=tmp_path, data=folder_data())
+    err = capsys.readouterr().err
+    assert err.index("evaluator ssl-") < err.index("run directory:")  # made before the run starts
+    evals = [json.loads(x) for x in run.evals_file.open()]
+    assert [r["epoch"] for r in evals] == [1.0, 2.0] and all(r["fid"] > 0 and r["floor_fid"] >= 0 for r in evals)
+    assert len({r["evaluator_sha256"] for r in evals}) == 1 and run.best_checkpoint.is_file()
+    # the next run on the same images reuses it: nothing trained
+    with pytest.warns(Warning, match="n=100"):
+        start_run(cfg, out=tmp_path, data=folder_data())
+    assert "evaluator ssl-" not in capsys.readouterr().err
+
+
+def test_eval_evaluator_none_makes_nothing_and_says_so(tmp_path, capsys):
+    cfg = build_config(sets=TINY + ["data.dataset=folder", f"data.path={tmp_path}", "train.eval_every=1", "train.eval_evaluator=none"])
+    with pytest.warns(Warning, match="train.eval_evaluator=none, so this run has no periodic FID"):
+        run, _ = start_run(cfg, out=tmp_path, data=folder_data())
+    assert "evaluator" not in capsys.readouterr().err.replace("eval_evaluator", "")
+    assert not run.evals_file.exists()

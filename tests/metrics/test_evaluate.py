@@ -133,7 +133,8 @@ def test_metrics_record_n_reference_split_and_size_and_the_evaluators_sha256():
     with pytest.warns(GankitWarning, match="n=50 samples"):
         m = evaluate_samples(_fashion_like(50, 1).images, "fashion-mnist", _fashion_like(60, 0, "fashion-mnist/test"),
                              n=50, kid_subsets=2)
-    assert m["reference_split"] == "test" and m["reference_size"] == 60 and m["reference_n"] == 50
+    # 60 images, no test split, n=50: the reference and the floor take half of them each
+    assert m["reference_split"] == "test" and m["reference_size"] == 60 and m["reference_n"] == 30
     with pytest.warns(GankitWarning, match="n=50 samples"):
         m = evaluate_samples(_fashion_like(50, 1).images, "fashion-mnist", real, n=50, kid_subsets=2,
                              reference_split="validation")
@@ -162,7 +163,8 @@ def test_no_small_n_warning_from_2048_samples_on(monkeypatch):
         warnings.simplefilter("always")
         m = evaluate_samples(fake, "fashion-mnist", real, n=2048, kid_subsets=2)
         assert _gankit_warnings(record) == [] and m["small_n_warning"] is False
-        assert m["n"] == 2048 and m["reference_n"] == 2048 and m["reference_size"] == 2100
+        # 2,100 images and no test split: the reference and the floor take half each
+        assert m["n"] == 2048 and m["reference_n"] == 1050 and m["reference_size"] == 2100
         assert m["evaluator_sha256"] == "0" * 64
         assert not any(line.startswith("small n:") for line in format_table(m).splitlines())
         m = evaluate_samples(fake, "fashion-mnist", real, n=2047, kid_subsets=2)

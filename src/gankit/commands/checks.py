@@ -78,7 +78,7 @@ def privacy_run(run_dir: str, n: int = 10000, checkpoint: str | None = None, see
                 data_dir: str | None = None, pairs: int = 8) -> dict:
     """Nearest-training-image distances of n samples vs the test split's, merged into metrics.json,
     with the closest pairs written to RUN/samples/privacy_pairs.png."""
-    from gankit.metrics import evaluator_for
+    from gankit.metrics.evaluator_folder import find_evaluator
     from gankit.metrics import privacy as pv
     from gankit.metrics.reference import cached_embedding, cached_json, content_hash, reference_key
     from gankit.models.sampling import generated_u8
@@ -99,7 +99,7 @@ def privacy_run(run_dir: str, n: int = 10000, checkpoint: str | None = None, see
         pv.nearest_neighbours(pv.pixel_vectors(test.images), pv.pixel_vectors(train.images))[0]))
     spaces = {"pixel": {"space": "pixels as vectors of values in [0, 1], Euclidean distance",
                         **pv.space_report(gen_px, unseen)}}
-    ev = evaluator_for(cfg.data.dataset, train.class_names)
+    ev = find_evaluator(cfg.data.dataset, train)  # shipped, or made for this data (never trained here)
     if ev is not None:
         def embed(name: str, split: str, images):
             key = reference_key(name, split, ev.sha256, images)

@@ -24,7 +24,9 @@ from gankit.data.folder import load_folder_images
 from gankit.errors import GankitError
 from gankit.metrics import evaluate_samples, format_table, load_test_split
 from gankit.metrics.evaluate import reference_data
+from gankit.metrics.evaluator_folder import evaluator_or_make
 from gankit.runs.layout import RunDir
+from gankit.runtime.device import pick_device
 from gankit.util.atomic import atomic_write
 
 
@@ -104,7 +106,7 @@ def _converted(images: torch.Tensor, channels: int, size: int, where: str) -> tu
 
 
 def evaluate_images(images: str, against: str, out: str | None = None, n: int | None = None, seed: int = 0,
-                    data_dir: str | None = None) -> str:
+                    data_dir: str | None = None, inception_weights: str | None = None) -> str:
     cfg = reference_config(against)
     real = reference_data(cfg, data_dir)
     c, h, w = (int(v) for v in real.images.shape[1:])
@@ -114,8 +116,10 @@ def evaluate_images(images: str, against: str, out: str | None = None, n: int | 
                           "figure, 2048 for comparable FID)")
     n = min(n or fake.shape[0], fake.shape[0])
     test = load_test_split(cfg.data, data_dir)
-    metrics = evaluate_samples(fake, cfg.data.dataset, real, n=n, test=test, seed=seed,
-                               reference_split=cfg.data.split)
+    evaluator = evaluator_or_make(cfg.data.dataset, real)
+    metrics = evaluate_samples(fake, cfg.data.dataset, real, n=n, test=test, seed=seed, device=pick_device("auto"),
+                               reference_split=cfg.data.split, evaluator=evaluator,
+                               with_inception=inception_weights is not None, inception_weights=inception_weights)
     metrics.update({"images": str(Path(images).expanduser()), "against": against})
     if note:
         metrics["notes"] = [note, *metrics.get("notes", [])]

@@ -51,8 +51,8 @@ def format_options(preset: str | None = None) -> str:
             lines.append(f"[{section}]")
         lines.append(f"  {key:<{w0}}  {tname:<{w1}}  {default:<{w2}}  {meaning}")
     from gankit.data import DATASETS
+    from gankit.data.diffaugment import AUGMENTS
     from gankit.models import MODELS
-    from gankit.training.diffaugment import AUGMENTS
     from gankit.training.losses import LOSSES
     from gankit.training.optim import OPTIMIZERS
 

@@ -9,9 +9,12 @@ the same pre-flight and the same run directory:
    gankit reads and fits the config.  Every failure is one GankitError before anything is
    written: a failed start leaves no run directory behind;
 2. the run directory (numbered under `--out`, or a chosen path for a study's trial);
-3. config.json, written once (a resume rewrites it only when `--epochs`/`--budget` changed it);
+3. the evaluator: a run with periodic evaluation on data no shipped evaluator serves makes
+   this data's evaluator now (once, then cached by the data's fingerprint), so its FID curve,
+   best checkpoint and early stop work from the first evaluation;
+4. config.json, written once (a resume rewrites it only when `--epochs`/`--budget` changed it);
    from here on the config is read-only (what a rollback changes lives in the training state);
-4. `train()`.
+5. `train()`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from gankit.config import Config
 from gankit.data import ImageData, load_dataset
 from gankit.data.cache import check_cache
 from gankit.errors import GankitError
+from gankit.metrics.evaluate import reference_data
+from gankit.metrics.evaluator_folder import evaluator_or_make
 from gankit.models import check_buildable, resolve_conditional
 from gankit.runs.layout import RunDir, create_run_dir, run_dir_at
 from gankit.runs.load import check_resumable
@@ -54,6 +59,15 @@ def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = N
     return cfg, data
 
 
+def make_evaluator(cfg: Config, data: ImageData, data_dir: str | None) -> None:
+    """Before step 0: the evaluator the periodic FID needs, trained now if no one has made it yet."""
+    t = cfg.train
+    if not t.eval_every or t.eval_evaluator == "none":
+        return
+    real = data if cfg.data.limit == 0 else reference_data(cfg, data_dir)
+    evaluator_or_make(cfg.data.dataset, real, "ssl" if t.eval_evaluator == "ssl" else "auto")
+
+
 def start_run(cfg: Config, *, out: str | Path = "runs", name: str | None = None, at: str | Path | None = None,
               resume: bool = False, data: ImageData | None = None, data_dir: str | None = None,
               dist: Dist = Dist(), announce: bool = True) -> tuple[RunDir, dict]:
@@ -67,6 +81,8 @@ def start_run(cfg: Config, *, out: str | Path = "runs", name: str | None = None,
     check_name(slug(name or cfg.preset))
     check_cache()
     cfg, data = prepare(cfg, data_dir, data, existing, dist)
+    if dist.main:
+        make_evaluator(cfg, data, data_dir)
     if existing is not None:
         run = existing
         if dist.main and _changed(run, cfg):  # --epochs / --budget given to the resume

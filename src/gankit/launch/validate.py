@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from gankit.config import Config, budget_seconds
 from gankit.data import DATASETS
+from gankit.data.diffaugment import AUGMENTS
 from gankit.errors import GankitError, did_you_mean
 from gankit.models import MODELS, check_model
 from gankit.training.augment_real import REAL_AUGMENTS
-from gankit.training.diffaugment import AUGMENTS
 from gankit.training.losses import LOSSES
 from gankit.training.optim import OPTIMIZERS
 
@@ -210,6 +210,7 @@ def _train(cfg: Config) -> None:
         bad("train.log_every, train.sample_every and train.checkpoint_every must be >= 1")
     one_of("train.on_divergence", t.on_divergence, ("stop", "rollback"))
     one_of("train.on_collapse", t.on_collapse, ("warn", "rollback"))
+    one_of("train.eval_evaluator", t.eval_evaluator, ("auto", "ssl", "none"))
     if t.checkpoint_every_steps < 0 or t.checkpoint_every_minutes < 0:
         bad("train.checkpoint_every_steps and train.checkpoint_every_minutes must be >= 0 (0 = off)")
     if t.early_stop_patience < 0 or t.max_rollbacks < 0 or t.collapse_patience < 1:

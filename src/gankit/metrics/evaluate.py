@@ -19,7 +19,7 @@ from torch import Tensor
 from gankit.config import Config
 from gankit.data import ImageData, load_dataset
 from gankit.errors import GankitError, GankitWarning
-from gankit.metrics.evaluator import evaluator_for
+from gankit.metrics.evaluator_folder import find_evaluator
 from gankit.metrics.fidelity import classifier_score, fid, kid
 from gankit.metrics.inception import InceptionEmbedder, inception_status
 from gankit.metrics.manifold import nearest_distance, prdc
@@ -63,26 +63,28 @@ def class_stats(fake_logits: Tensor, real_logits: Tensor) -> dict:
 
 
 def feature_metrics(fake_f: Tensor, fake_logits: Tensor, real_f: Tensor, nn_ref: Tensor,
-                    kid_subsets: int, seed: int) -> tuple[dict, Tensor]:
-    """FID, KID, classifier score, PRDC and nearest-training distances of one fake set."""
+                    kid_subsets: int, seed: int, with_cs: bool = True) -> tuple[dict, Tensor]:
+    """FID, KID, classifier score (when the logits are classes), PRDC and nearest-training distances."""
     kid_mean, kid_std = kid(fake_f, real_f, subsets=kid_subsets, seed=seed)
-    cs, cs_std = classifier_score(fake_logits, seed=seed)
     nn_dist = nearest_distance(fake_f, nn_ref)
-    out = {"fid": fid(fake_f, real_f), "kid_mean": kid_mean, "kid_std": kid_std, "cs": cs, "cs_std": cs_std}
+    out = {"fid": fid(fake_f, real_f), "kid_mean": kid_mean, "kid_std": kid_std}
+    if with_cs:
+        out["cs"], out["cs_std"] = classifier_score(fake_logits, seed=seed)
     out.update(prdc(fake_f, real_f))
     out["nn_dist_mean"] = float(nn_dist.mean())
     return out, nn_dist
 
 
-def _embedders(dataset_key: str, real, with_inception: bool) -> tuple[list, list[str]]:
+def _embedders(dataset_key: str, real, with_inception: bool, evaluator=None,
+               inception_weights=None) -> tuple[list, list[str]]:
     notes: list[str] = []
-    ev = evaluator_for(dataset_key, real.class_names)
+    ev = evaluator if evaluator is not None else find_evaluator(dataset_key, real)
     embedders = [("", ev)] if ev is not None else []
     if ev is None:
-        notes.append(f"no gankit evaluator for {dataset_key} ({len(real.class_names)} classes); "
-                     "train one with `gankit evaluator train` to get domain metrics")
+        notes.append(f"no gankit evaluator for {real.name} yet; `gankit evaluator train --set data.dataset=folder "
+                     "--set data.path=PATH` makes one (a run with train.eval_every makes it itself)")
     if with_inception or ev is None:
-        path, message = inception_status()
+        path, message = inception_status(inception_weights)
         notes.append(message)
         if path is not None:
             embedders.append(("inception_", InceptionEmbedder(path)))
@@ -111,7 +113,7 @@ def load_test_split(data_cfg, data_dir=None):
 
 def evaluate_samples(fake_u8: Tensor, dataset_key: str, real, *, n: int = 10000, device="cpu",
                      kid_subsets: int = 100, with_inception: bool = False, test=None, seed: int = 0,
-                     reference_split: str | None = None) -> dict:
+                     reference_split: str | None = None, evaluator=None, inception_weights=None) -> dict:
     """All metrics of generated uint8 images [N,C,H,W] vs the training data `real` (ImageData).
 
     `test` (ImageData of the test split, same transforms as `real`) gives the real-vs-real floor;
@@ -123,7 +125,8 @@ def evaluate_samples(fake_u8: Tensor, dataset_key: str, real, *, n: int = 10000,
     the `reference` data (`real.name`), its `reference_split` (`reference_split`, else read from
     the name) and `reference_size` (images in it; the FID/KID/PRDC reference is a fixed subset of
     `reference_n` = min(n, reference_size) of them), and `evaluator_sha256` (the weights file's
-    sha256).  Below MIN_COMPARABLE_N samples it warns once (GankitWarning) and sets
+    sha256).  `evaluator`: the feature network to use (default: the shipped one for the dataset,
+    else the one made for this data, evaluator_folder.py).  Below MIN_COMPARABLE_N samples it warns once (GankitWarning) and sets
     `small_n_warning`.
     """
     t0 = time.time()
@@ -134,12 +137,15 @@ def evaluate_samples(fake_u8: Tensor, dataset_key: str, real, *, n: int = 10000,
     n_fake = int(fake_u8.shape[0])
     if n_fake < 10:
         raise GankitError(f"evaluate_samples: {n_fake} samples are too few for any metric; use n >= 100")
-    embedders, notes = _embedders(dataset_key, real, with_inception)
+    embedders, notes = _embedders(dataset_key, real, with_inception, evaluator, inception_weights)
     if test is not None and test.name == real.name:
         test = None  # the same images twice would make a meaningless floor
     small_n = n_fake < MIN_COMPARABLE_N
+    # without a test split the floor needs real images the reference does not use: on small data
+    # (fewer than 2n images) the reference and the floor each get half of them
+    n_ref = min(n_fake, len(real)) if test is not None else min(n_fake, len(real) - min(n_fake, len(real) // 2))
     out: dict = {"n": n_fake, "reference": real.name, "reference_split": reference_split or split_of(real.name),
-                 "reference_size": len(real), "reference_n": min(n_fake, len(real)), "small_n_warning": small_n,
+                 "reference_size": len(real), "reference_n": n_ref, "small_n_warning": small_n,
                  "floor_kind": "train subset vs test split" if test is not None
                  else "train subset vs a disjoint train subset (no test split given)"}
     if small_n:  # once per evaluation, whatever the number of feature spaces
@@ -150,31 +156,35 @@ def evaluate_samples(fake_u8: Tensor, dataset_key: str, real, *, n: int = 10000,
         train_key = reference_key(real.name, "ref", emb.sha256, real.images)
         train_f, train_lo = cached_embedding(train_key, real.images, lambda x: emb.embed(x, device=device))
         perm = subset_indices(train_f.shape[0], train_f.shape[0], seed)
-        ref_idx = perm[:n_fake]
+        ref_idx = perm[:n_ref]
         if test is not None:
             test_key = reference_key(test.name, "test", emb.sha256, test.images)
             test_f, test_lo = cached_embedding(test_key, test.images, lambda x: emb.embed(x, device=device))
             floor_idx = subset_indices(test_f.shape[0], n_fake, seed + 1)
             floor_f, floor_lo, floor_nn_ref = test_f[floor_idx], test_lo[floor_idx], train_f
         else:
-            floor_idx = perm[n_fake : 2 * n_fake]
+            floor_idx = perm[n_ref : n_ref + n_fake]
             keep = torch.ones(train_f.shape[0], dtype=torch.bool)
             keep[floor_idx] = False  # a training image is trivially its own nearest neighbour
             floor_f, floor_lo, floor_nn_ref = train_f[floor_idx], train_lo[floor_idx], train_f[keep]
         real_f = train_f[ref_idx]
+        # a self-supervised evaluator has no classes: no classifier score, no class coverage
+        classes = prefix == "" and bool(getattr(emb, "class_names", None))
+        with_cs = prefix != "" or classes  # Inception's is the Inception Score
 
         def floor() -> dict:
-            m, nn_dist = feature_metrics(floor_f, floor_lo, real_f, floor_nn_ref, kid_subsets, seed)
+            m, nn_dist = feature_metrics(floor_f, floor_lo, real_f, floor_nn_ref, kid_subsets, seed, with_cs)
             m["nn_dist_p01"] = float(torch.quantile(nn_dist, 0.01))
-            if prefix == "":
+            if classes:
                 m.update(class_stats(floor_lo, train_lo))
             return m
 
-        floor_key = f"floor-{train_key}-{test_key if test is not None else 'self'}-n{n_fake}-k{kid_subsets}-s{seed}"
+        floor_key = (f"floor-{train_key}-{test_key if test is not None else 'self'}-n{n_fake}-r{n_ref}"
+                     f"-k{kid_subsets}-s{seed}")
         floor_m = cached_json(floor_key, floor) if floor_f.shape[0] >= 10 else {}
         fake_f, fake_lo = emb.embed(fake_u8, device=device)
-        model_m, nn_dist = feature_metrics(fake_f, fake_lo, real_f, train_f, kid_subsets, seed)
-        if prefix == "":
+        model_m, nn_dist = feature_metrics(fake_f, fake_lo, real_f, train_f, kid_subsets, seed, with_cs)
+        if classes:
             model_m.update(class_stats(fake_lo, train_lo))
         if "nn_dist_p01" in floor_m:
             # share of samples closer to a training image than 99% of unseen real images are

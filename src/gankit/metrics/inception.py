@@ -6,6 +6,11 @@ Inception) and the weight file are present; otherwise `inception_status` explain
 the file.  The file is looked for at $GANKIT_INCEPTION, then <cache>/inception/, then torch
 hub's checkpoint folder (where torch-fidelity itself would have saved it).
 
+torch-fidelity's package `__init__` imports torchvision and scipy (for its dataset and LPIPS
+helpers), which its Inception extractor does not use; where either is missing (no CPU build of
+torchvision exists for some platforms) `fidelity_without_torchvision` registers the package
+without running that `__init__`, so the extractor, and torchmetrics' wrapper of it, still load.
+
 The .pth file is a pickle that torch-fidelity `torch.load`s; gankit first loads it itself with
 `weights_only=True` (tensors and containers only, no code), so a foreign file never runs anything.
 """
@@ -15,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import sys
+import types
 from pathlib import Path
 
 import torch
@@ -25,9 +32,27 @@ from gankit.errors import GankitError
 WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
 
 
-def candidate_paths() -> list[Path]:
+def fidelity_without_torchvision() -> None:
+    """Let `torch_fidelity.<module>` import without the package `__init__` when torchvision or
+    scipy is missing (see the module docstring).  Must run before torchmetrics.image is imported."""
+    if "torch_fidelity" in sys.modules:
+        return
+    spec = importlib.util.find_spec("torch_fidelity")  # locates the package without importing it
+    if spec is None or spec.submodule_search_locations is None:
+        return
+    if all(importlib.util.find_spec(m) is not None for m in ("torchvision", "scipy")):
+        return  # the package imports as it is
+    package = types.ModuleType("torch_fidelity")
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__spec__ = spec
+    sys.modules["torch_fidelity"] = package
+
+
+def candidate_paths(explicit: str | Path | None = None) -> list[Path]:
     from gankit.data.cache import cache_root
 
+    if explicit:  # --inception-weights FILE: that file and no other
+        return [Path(explicit).expanduser()]
     out = []
     env = os.environ.get("GANKIT_INCEPTION", "").strip()
     if env:
@@ -37,24 +62,27 @@ def candidate_paths() -> list[Path]:
     return out
 
 
-def find_weights() -> Path | None:
-    return next((p for p in candidate_paths() if p.is_file()), None)
+def find_weights(explicit: str | Path | None = None) -> Path | None:
+    return next((p for p in candidate_paths(explicit) if p.is_file()), None)
 
 
-def inception_status() -> tuple[Path | None, str]:
+def inception_status(explicit: str | Path | None = None) -> tuple[Path | None, str]:
     """(weights path or None, a one-line message saying what is missing and where it goes)."""
     from gankit.data.cache import cache_root
 
-    path = find_weights()
+    path = find_weights(explicit)
     has_fidelity = importlib.util.find_spec("torch_fidelity") is not None
     if path and has_fidelity:
         return path, f"Inception-v3 metrics use {path}"
     missing = []
-    if not path:
+    if not path and explicit:
+        missing.append(f"--inception-weights {explicit}: no such file")
+    elif not path:
         missing.append(f"put {WEIGHTS_NAME} (torch-fidelity's FID Inception weights, 91 MB) at "
-                       f"{cache_root() / 'inception' / WEIGHTS_NAME} or point GANKIT_INCEPTION at the file")
+                       f"{cache_root() / 'inception' / WEIGHTS_NAME}, point GANKIT_INCEPTION at the file or give "
+                       "--inception-weights FILE")
     if not has_fidelity:
-        missing.append("install torch-fidelity (pip install torch-fidelity)")
+        missing.append("install torch-fidelity (pip install torch-fidelity==0.3.0; without torchvision: add --no-deps)")
     return None, "Inception-v3 metrics skipped: " + "; and ".join(missing)
 
 
@@ -92,7 +120,8 @@ class InceptionEmbedder(nn.Module):
             x = u8[i : i + batch]
             if x.shape[1] == 1:
                 x = x.expand(-1, 3, -1, -1)
-            f, lo = self.net(x.contiguous().to(device))
+            # forward() returns the first feature only; this gives each of features_list
+            f, lo = self.net._torch_fidelity_forward(x.contiguous().to(device))
             feats.append(f.float().cpu())
             logits.append(lo.float().cpu())
         return torch.cat(feats), torch.cat(logits)

@@ -85,7 +85,7 @@ def format_table(metrics: dict) -> str:
         lines += _section(metrics, "", f"gankit evaluator {metrics['evaluator']}, n={metrics.get('n')}")
     if "inception_evaluator" in metrics:
         lines += [""] if lines else []
-        lines += _section(metrics, "inception_", f"Inception-v3, n={metrics.get('n')}")
+        lines += _section(metrics, "inception_", f"Inception-v3 (paper-comparable), n={metrics.get('n')}")
     lines += provenance_lines(metrics)
     if "class_hist" in metrics:
         lines.append(f"class histogram of samples: {metrics['class_hist']}")

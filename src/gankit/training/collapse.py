@@ -87,7 +87,9 @@ class CollapseMonitor:
         u8 = _as_u8(x)
         if self.evaluator is None:
             return _pixel_features(u8), None
-        return self.evaluator.embed(u8)
+        feats, logits = self.evaluator.embed(u8, device=u8.device)  # where the samples are: the training device
+        # a self-supervised evaluator's head is a projection, not classes: diversity only
+        return feats, logits if self.evaluator.class_names else None
 
     def _coverage(self) -> tuple[int, list[str]]:
         c = len(self.real_frac)

@@ -15,8 +15,9 @@ from torch import nn
 from gankit.config import Config
 from gankit.data import ImageData
 from gankit.errors import GankitWarning
-from gankit.metrics import PROVENANCE_KEYS, evaluate_samples, evaluator_for, load_test_split
+from gankit.metrics import PROVENANCE_KEYS, evaluate_samples, load_test_split
 from gankit.metrics.evaluate import reference_data
+from gankit.metrics.evaluator_folder import MIN_IMAGES, find_evaluator
 from gankit.models.sampling import generated_u8
 from gankit.runs.layout import RunDir
 from gankit.training.collapse import CollapseMonitor
@@ -37,17 +38,20 @@ class TrainingMonitor:
         self.cfg, self.run, self.data_dir, self.prior = cfg, run, data_dir, prior
         # every G starts out "collapsed" (all samples alike): judge only after a warm-up
         self.warmup = min(1000, total_steps // 4)
-        self.evaluator = evaluator_for(cfg.data.dataset, data.class_names)
-        if cfg.train.eval_every and self.evaluator is None:  # never skipped silently: one line at the start
-            stop = " and train.early_stop_patience will never fire" if cfg.train.early_stop_patience else ""
-            message = (f"train.eval_every={cfg.train.eval_every}: no gankit evaluator serves {data.name}, so this run "
-                       f"has no periodic FID, no checkpoints/best.safetensors{stop} (evaluators exist for "
-                       "fashion-mnist, mnist, cifar10 and CIFAR-10 cats+dogs folders: docs/evaluation.md); set "
-                       "train.eval_every=0 to silence this")
+        t = cfg.train
+        # the reference data (data.limit only shortens training) picks the evaluator by its fingerprint
+        self.real = data if cfg.data.limit == 0 else (reference_data(cfg, data_dir) if t.eval_every else None)
+        self.evaluator = None if t.eval_evaluator == "none" else find_evaluator(
+            cfg.data.dataset, self.real or data, "ssl" if t.eval_evaluator == "ssl" else "auto")
+        if t.eval_every and self.evaluator is None:  # never skipped silently: one line at the start
+            stop = " and train.early_stop_patience will never fire" if t.early_stop_patience else ""
+            why = ("train.eval_evaluator=none" if t.eval_evaluator == "none" else
+                   f"{len(self.real or data)} images are too few for an evaluator (at least {MIN_IMAGES})")
+            message = (f"train.eval_every={t.eval_every}: {why}, so this run has no periodic FID, no "
+                       f"checkpoints/best.safetensors{stop}; set train.eval_every=0 to silence this")
             warnings.warn(GankitWarning(message), stacklevel=2)
             run.log_event("warning", step=0, message=message)
         self.monitor = CollapseMonitor(self.evaluator, data.images)
-        self.real = data if cfg.data.limit == 0 else None  # reloaded lazily when training used a subset
         self.test = None
         self.loaded_refs = False
 
@@ -69,8 +73,8 @@ class TrainingMonitor:
         G.eval()
         fake = generated_u8(G, self.cfg, self.prior, t.eval_n, seed=t.seed + 4, device=device)
         G.train(was_training)
-        m = evaluate_samples(fake, self.cfg.data.dataset, self.real, n=t.eval_n, test=self.test,
-                             kid_subsets=20, seed=t.seed, reference_split=self.cfg.data.split)
+        m = evaluate_samples(fake, self.cfg.data.dataset, self.real, n=t.eval_n, test=self.test, device=device,
+                             kid_subsets=20, seed=t.seed, reference_split=self.cfg.data.split, evaluator=self.evaluator)
         row = {"step": step, "epoch": round(epoch, 4), "n": t.eval_n}
         row.update({k: v for k, v in m.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
         row.update({k: m[k] for k in PROVENANCE_KEYS if k in m})  # what the row's numbers were measured with

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.config import LossConfig
-from gankit.training.diffaugment import diff_augment
+from gankit.data.diffaugment import diff_augment
 from gankit.training.losses import LOSSES, Loss, accuracy, generator_loss
 from gankit.training.penalties import mode_seeking, r1_penalty
 from gankit.training.targets import d_targets

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gankit.errors import GankitError
-from gankit.training.diffaugment import AUGMENTS, brightness, contrast, cutout, diff_augment, saturation, translation
+from gankit.data.diffaugment import AUGMENTS, brightness, contrast, cutout, diff_augment, saturation, translation
 
 
 def images(n=16, c=3, h=8, w=8, seed=0):
