@@ -11,7 +11,7 @@ evaluator trained on the same images *without their labels* (`gankit evaluator t
 correlation of the two FID columns (1.0: the same order).
 
     python bench/evaluator_rank.py fashion [--out DIR] [--n 5000]
-    python bench/evaluator_rank.py catdog --data PATH/cifar10-catdog.zip [--out DIR]
+    python bench/evaluator_rank.py catdog --data PATH/cifar10-catdog.zip [--out DIR] [--ssl-steps N]
 
 The checkpoints stay in --out (default bench-out/evaluator-rank-DATA), so a second call only
 scores; the SSL evaluator is cached by the data's fingerprint like any other.
@@ -29,7 +29,7 @@ import torch
 
 from gankit.data import load_dataset
 from gankit.launch.presets import build_config
-from gankit.metrics import evaluate_samples, load_test_split
+from gankit.metrics import evaluate_samples, evaluator_folder, load_test_split
 from gankit.metrics.evaluate import reference_data
 from gankit.metrics.evaluator import evaluator_for
 from gankit.models import resolve_conditional
@@ -104,8 +104,10 @@ def main() -> None:
     ap.add_argument("--out")
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--json")
+    ap.add_argument("--ssl-steps", type=int, help="train the SSL evaluator this many steps instead of the recipe's")
     args = ap.parse_args()
-    from gankit.metrics.evaluator_folder import ensure_evaluator  # after the checkpoints: see make_checkpoints
+    if args.ssl_steps:
+        evaluator_folder.SSL_STEPS = args.ssl_steps  # part of the recipe, hence of the evaluator's key
     out = Path(args.out or f"bench-out/evaluator-rank-{args.kind}")
     ckpts = make_checkpoints(args.kind, out, args.data)
     cfg = load_run(ckpts[0]).cfg
@@ -114,7 +116,7 @@ def main() -> None:
     labelled = evaluator_for(cfg.data.dataset, real.class_names)
     unlabelled = real.__class__(real.images, torch.zeros(len(real), dtype=torch.long), ["image"], real.name)
     t0 = time.time()
-    ssl = ensure_evaluator(unlabelled, method="ssl")
+    ssl = evaluator_folder.ensure_evaluator(unlabelled, method="ssl")
     print(f"ssl evaluator {ssl.key}: {time.time() - t0:.0f}s, {ssl.card.get('ssl_loss')}", flush=True)
     rows = []
     for ck in ckpts:

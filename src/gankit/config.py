@@ -28,7 +28,9 @@ class DataConfig:
     path: str = ""  # folder or .zip of images (dataset=folder)
     classes: list[str] = field(default_factory=list)  # keep only these classes (names or indices)
     limit: int = 0  # first N images after filtering; 0 = all
-    resolution: int = 0  # resize (+ centre crop) to this size; 0 = native
+    resolution: int = 0  # resize to this size (non-square images as data.crop says); 0 = native
+    crop: str = "center"  # non-square images to data.resolution: center (the middle square, scale kept, as DCGAN/StyleGAN data preparation does) | resize (squash: all of it, distorted) | pad (all of it, undistorted, bordered in data.background)
+    background: str = "white"  # what transparent pixels (RGBA, LA, palette transparency) and data.crop=pad borders become: white | black | gray
     channels: int = 0  # 1 or 3 to convert; 0 = native
     range: str = "-1,1"  # pixel range the networks see: "-1,1" (tanh G) or "0,1" (sigmoid G)
     strict: bool = False  # folder: error on unreadable files instead of skipping them

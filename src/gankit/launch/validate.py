@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from gankit.config import Config, budget_seconds
 from gankit.data import DATASETS
 from gankit.data.diffaugment import AUGMENTS
+from gankit.data.folder import BACKGROUNDS, CROPS
 from gankit.errors import GankitError, did_you_mean
 from gankit.models import MODELS, check_model
 from gankit.training.augment_real import REAL_AUGMENTS
@@ -139,6 +140,8 @@ def _device(cfg: Config) -> None:
 
 def _data(cfg: Config) -> None:
     d = cfg.data
+    one_of("data.crop", d.crop, CROPS)
+    one_of("data.background", d.background, tuple(BACKGROUNDS))
     for a in d.augment:
         one_of("data.augment", a, REAL_AUGMENTS)
     if not 0.0 < d.augment_degrees <= 180.0:  # NaN too
