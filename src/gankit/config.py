@@ -34,6 +34,7 @@ class DataConfig:
     channels: int = 0  # 1 or 3 to convert; 0 = native
     range: str = "-1,1"  # pixel range the networks see: "-1,1" (tanh G) or "0,1" (sigmoid G)
     strict: bool = False  # folder: error on unreadable files instead of skipping them
+    stream: str = "auto"  # folder: feed batches from the memory-mapped decoded-image cache instead of one in-RAM copy: auto (when the images are over a quarter of the free memory, said in one line) | true | false
     augment: list[str] = field(default_factory=list)  # classic augmentation of the real batch each step (not of the fakes): hflip, rotate, translate; it leaks into what G learns (a warning says where)
     augment_degrees: float = 10.0  # rotate: each real image turned by U(-d, d) degrees
     augment_shift: int = 2  # translate: each real image shifted by up to this many pixels in x and y
@@ -111,6 +112,9 @@ class TrainConfig:
     ema_decay: float = 0.999  # EMA weight of the previous average per G step
     ema_start: int = 0  # step (batch) at which averaging starts (before: EMA copies G)
     diffaugment: list[str] = field(default_factory=list)  # color, translation, cutout
+    ada: bool = False  # adaptive augmentation (Karras et al. 2020): everything D sees is augmented with a probability p that follows D's overfitting (for small datasets)
+    ada_target: float = 0.6  # ADA: the value of E[sign(D(real))] p is steered to hold
+    ada_kimg: float = 500.0  # ADA: thousands of images over which p can go from 0 to 1
     log_every: int = 50  # steps between stats.jsonl rows
     sample_every: int = 1  # epochs between fixed-noise grids
     checkpoint_every: int = 1  # epochs between checkpoints

@@ -125,3 +125,44 @@ def test_through_the_cli_a_damaged_cache_is_one_warning_line(folder, tmp_path, c
     assert main(["data", "show", str(folder), "--out", str(tmp_path / "b.png")]) == 0
     warns = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert len(warns) == 1 and "decoded-image cache" in warns[0] and "decoding the images again" in warns[0]
+
+
+def test_streamed_images_are_a_memory_map_of_the_cache_with_the_same_pixels(folder):
+    held = load_folder_images(folder)
+    streamed = load_folder_images(folder, stream="true")
+    assert same(held, streamed)
+    hit = decoded.load_entry(next(decoded.decoded_dir().glob("*.npy")).stem, "true")
+    assert isinstance(hit[0], np.memmap) and not isinstance(decoded.load_entry(
+        next(decoded.decoded_dir().glob("*.npy")).stem, "false")[0], np.memmap)
+
+
+def test_auto_streams_what_does_not_fit_a_quarter_of_the_free_memory(folder, monkeypatch):
+    from gankit.runtime import device
+
+    load_folder_images(folder)
+    monkeypatch.setattr(device, "free_memory", lambda: 1000)  # 14 images of 12x12x3 = 6,048 bytes
+    with pytest.warns(UserWarning, match="over a quarter of the .* free: batches are read from the memory-mapped"):
+        assert len(load_folder_images(folder, stream="auto")) == 14
+    monkeypatch.setattr(device, "free_memory", lambda: 10**12)
+    key = next(decoded.decoded_dir().glob("*.npy")).stem
+    assert not isinstance(decoded.load_entry(key, "auto")[0], np.memmap)
+
+
+def test_training_streamed_or_not_gives_identical_weights(tmp_path):
+    from gankit.launch.presets import build_config
+    from gankit.launch.start import start_run
+    from gankit.runs.load import load_run
+
+    g = np.random.default_rng(1)
+    (tmp_path / "gray").mkdir()
+    for i in range(64):
+        Image.fromarray(g.integers(0, 256, (28, 28), dtype=np.uint8)).save(tmp_path / "gray" / f"{i}.png")
+    weights = []
+    for stream in ("false", "true"):
+        cfg = build_config(sets=["data.dataset=folder", f"data.path={tmp_path / 'gray'}", f"data.stream={stream}",
+                                 "model.g_width=8", "model.d_width=8", "model.z_dim=16", "train.batch_size=16",
+                                 "train.epochs=2", "train.progress=false", "train.tensorboard=false"])
+        run, _ = start_run(cfg, out=tmp_path / stream, announce=False)
+        weights.append(load_run(run.path).G.state_dict())
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -53,8 +53,25 @@ def source_key(src: Path, zf: zipfile.ZipFile | None, selected: list[tuple[str, 
     return h.hexdigest()[:32]
 
 
-def load_entry(key: str):
-    """(images uint8 [N,C,H,W], meta dict) from the cache, or None (absent, or rebuilt after one warning)."""
+def should_stream(nbytes: int, setting: str = "auto") -> bool:
+    """data.stream: true/false as set; auto streams images over a quarter of the free memory (one line)."""
+    from gankit.runtime.device import free_memory
+
+    if setting != "auto":
+        return setting == "true"
+    free = free_memory()
+    if free is None or nbytes <= free // 4:
+        return False
+    warnings.warn(GankitWarning(f"the decoded images take {nbytes / 2**30:.1f} GiB, over a quarter of the "
+                                f"{free / 2**30:.1f} GiB free: batches are read from the memory-mapped cache "
+                                "(data.stream=auto; set data.stream=false to hold them in memory)"), stacklevel=3)
+    return True
+
+
+def load_entry(key: str, stream: str = "false"):
+    """(images uint8 [N,C,H,W], meta dict) from the cache, or None (absent, or rebuilt after one warning).
+    Streamed (see `should_stream`): the images are a copy-on-write memory map of the file, read
+    page by page as batches index them, so a dataset larger than memory trains; else one in-RAM copy."""
     npy, meta_file = decoded_dir() / f"{key}.npy", decoded_dir() / f"{key}.json"
     if not (npy.is_file() and meta_file.is_file()):
         return None
@@ -63,6 +80,8 @@ def load_entry(key: str):
         images = np.load(npy, mmap_mode="r", allow_pickle=False)
         if meta.get("format") != FORMAT or images.dtype != np.uint8 or list(images.shape) != meta["shape"]:
             raise ValueError(f"format {meta.get('format')}, {images.dtype} {list(images.shape)}")
+        if should_stream(images.nbytes, stream):
+            return np.load(npy, mmap_mode="c", allow_pickle=False), meta  # writable view, nothing read yet
         return np.array(images), meta  # read into memory (a writable copy of the mapped file)
     except (OSError, ValueError, KeyError, TypeError) as e:
         reason = " ".join(str(e).split())[:120]

@@ -193,7 +193,7 @@ def decode_noted(data: bytes, channels: int, resolution: int, crop: str = "cente
 
 def load_folder_images(path, split: str = "train", classes: list[str] | None = None, limit: int = 0,
                        resolution: int = 0, channels: int = 0, strict: bool = False, crop: str = "center",
-                       background: str = "white") -> ImageData:
+                       background: str = "white", stream: str = "false") -> ImageData:
     src = Path(path).expanduser()
     paths, zf = list_files(src)
     try:  # what to decode: the layout, the class filter, the order
@@ -214,7 +214,7 @@ def load_folder_images(path, split: str = "train", classes: list[str] | None = N
     finally:
         if zf:
             zf.close()
-    hit = load_entry(key)
+    hit = load_entry(key, stream)
     if hit is not None:  # decoded before: the same files with the same options
         images, meta = hit
         for message in meta["warnings"]:
@@ -228,6 +228,9 @@ def load_folder_images(path, split: str = "train", classes: list[str] | None = N
     name = f"folder:{src.name}" + (f"/{split}" if split_used else "")
     check_unchanged(key, src, [p for p, _ in samples], options)
     save_entry(key, images, {"labels": labels.tolist(), "class_names": list(names), "name": name, "warnings": said})
+    if stream != "false":  # streamed: from the file just written (the decoded copy is then freed)
+        hit = load_entry(key, stream)
+        images = hit[0] if hit is not None else images
     return ImageData(torch.from_numpy(images), torch.from_numpy(labels), list(names), name)
 
 
@@ -292,4 +295,4 @@ def load_folder(cfg, data_dir=None) -> ImageData:
     if not cfg.path:
         raise GankitError("data.dataset=folder needs data.path=DIR_OR_ZIP")
     return load_folder_images(cfg.path, cfg.split, cfg.classes, cfg.limit, cfg.resolution,
-                              cfg.channels, cfg.strict, cfg.crop, cfg.background)
+                              cfg.channels, cfg.strict, cfg.crop, cfg.background, cfg.stream)

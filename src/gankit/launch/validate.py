@@ -78,6 +78,7 @@ RANGES: dict[str, Range] = {
     "train.eval_n": Range(1, 10**6), "train.early_stop_patience": Range(0, None), "train.collapse_patience": Range(1, None),
     "train.rollback_lr_factor": Range(0, 1, low_open=True), "train.max_rollbacks": Range(0, 1000),
     "train.max_steps": Range(0, None), "train.grid_size": Range(1, 1024),
+    "train.ada_target": Range(0, 1, True, True), "train.ada_kimg": Range(0, None, low_open=True),
 }
 NOTES = {"train.threads": " (0 = all cores)", "train.seed": " (a 32-bit seed)", "train.eval_n": " (samples per periodic "
          "evaluation; 2048 or more for comparable FID)", "data.channels": " (0 = native, 1 or 3)"}
@@ -141,6 +142,7 @@ def _device(cfg: Config) -> None:
 def _data(cfg: Config) -> None:
     d = cfg.data
     one_of("data.crop", d.crop, CROPS)
+    one_of("data.stream", d.stream, ("auto", "true", "false"))
     one_of("data.background", d.background, tuple(BACKGROUNDS))
     for a in d.augment:
         one_of("data.augment", a, REAL_AUGMENTS)
@@ -218,6 +220,17 @@ def _train(cfg: Config) -> None:
         bad("train.checkpoint_every_steps and train.checkpoint_every_minutes must be >= 0 (0 = off)")
     if t.early_stop_patience < 0 or t.max_rollbacks < 0 or t.collapse_patience < 1:
         bad("train.early_stop_patience and train.max_rollbacks must be >= 0, train.collapse_patience >= 1")
+    if t.ada:  # r_t = E[sign(D(real))] needs D's sign to mean real (> 0) or fake (< 0)
+        if cfg.loss.name in ("wgan", "wgan-gp"):
+            bad(f"train.ada reads D's overfitting from the sign of its output on real images, which a "
+                f"{cfg.loss.name} critic's output does not have (it is unbounded, any offset); use loss.name=hinge "
+                "or ns with train.ada, or train.diffaugment with a critic")
+        if cfg.loss.swap_labels:
+            bad("train.ada reads D(real) > 0 as 'real'; loss.swap_labels=true trains D the other way round: "
+                "turn one of them off")
+        if t.diffaugment:
+            bad("train.ada applies the DiffAugment ops itself, with its adaptive probability; leave "
+                "train.diffaugment empty with train.ada=true")
     if t.early_stop_patience and not t.eval_every:
         bad("train.early_stop_patience counts periodic evaluations: set train.eval_every=N (epochs) as well")
     if not 0.0 < t.rollback_lr_factor <= 1.0:

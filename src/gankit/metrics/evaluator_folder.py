@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -45,7 +46,9 @@ CLASSIFIER_BATCHES = 1000  # about as many as the shipped cats+dogs classifier t
 def fingerprint(data: ImageData) -> str:
     """sha256 of the images (shape and bytes), labels and class names."""
     h = hashlib.sha256(str(tuple(data.images.shape)).encode())
-    h.update(data.images.contiguous().numpy().tobytes())
+    images = data.images.contiguous().numpy()
+    for i in range(0, images.shape[0], 4096):  # in slices: a memory-mapped dataset is never copied whole
+        h.update(np.ascontiguousarray(images[i : i + 4096]))
     h.update(data.labels.contiguous().numpy().tobytes())
     h.update(json.dumps(list(data.class_names)).encode())
     return h.hexdigest()

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
@@ -32,7 +33,9 @@ def reference_dir() -> Path:
 def content_hash(images: Tensor) -> str:
     """sha256 of the uint8 image bytes and shape (identifies a filtered/resized variant)."""
     h = hashlib.sha256(str(tuple(images.shape)).encode())
-    h.update(images.contiguous().numpy().tobytes())
+    flat = images.contiguous().numpy()
+    for i in range(0, flat.shape[0], 4096):  # in slices: a memory-mapped dataset is never copied whole
+        h.update(np.ascontiguousarray(flat[i : i + 4096]))
     return h.hexdigest()
 
 

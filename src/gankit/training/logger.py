@@ -26,7 +26,7 @@ from gankit.util.imageio import make_grid, save_grid, save_image, to_uint8
 # stats.jsonl columns averaged over a log interval, with their short names in the progress bar
 _AVERAGED = {
     "d_loss_real": "d_real", "d_loss_fake": "d_fake", "d_loss": "d_total", "g_loss": "g_loss",
-    "d_acc_real": "acc_real", "d_acc_fake": "acc_fake", "g_fool_rate": "fool",
+    "d_acc_real": "acc_real", "d_acc_fake": "acc_fake", "g_fool_rate": "fool", "ada_p": "ada_p",
 }
 
 

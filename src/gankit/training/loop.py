@@ -25,6 +25,7 @@ from gankit.runs.layout import RunDir
 from gankit.runtime.device import pick_device
 from gankit.runtime.distributed import Dist, check_batch, place, rank_seed, shard, wrap
 from gankit.runtime.precision import autocast, backward_and_step, check_amp, compiled, simultaneous_step
+from gankit.training.ada import INTERVAL, adjusted, overfitting
 from gankit.training.augment_real import augment_real, warn_leaks
 from gankit.training.clock import Clock
 from gankit.training.ema import Sampler
@@ -194,7 +195,7 @@ def train_step(nets: Nets, obj: Objective, state: TrainingState, real: Tensor, y
     norm_d = functools.partial(log.grad_norm, D) if log.due(step) else None
     norm_g = functools.partial(log.grad_norm, G) if log.due(step) else None
     with autocast(t.amp, device):
-        d = obj.d(real, fake if together else fake.detach(), y, real_t, fake_t, step)
+        d = obj.d(real, fake if together else fake.detach(), y, real_t, fake_t, step, state.ada_p)
     g_loss, fool, gn_g = None, None, None
     keep = obj.keep(step / steps_per_epoch)  # top-k G training
     if together:  # G's loss on the same fake logits; both gradients before either update
@@ -209,11 +210,15 @@ def train_step(nets: Nets, obj: Objective, state: TrainingState, real: Tensor, y
     # G step
     if do_g and not together:
         with autocast(t.amp, device):
-            g_loss, fool = obj.g(fake, z, y, step, keep)
+            g_loss, fool = obj.g(fake, z, y, step, keep, state.ada_p)
         gn_g = backward_and_step(g_loss, state.opt_g, state.scalers[0], norm_g)
     if do_g:
         for s in state.schedulers:
             s.step()
+
+    # ADA
+    if t.ada:
+        ada_update(state, d.real_logits, dist)
 
     # EMA
     if state.ema is not None and do_g:
@@ -223,5 +228,22 @@ def train_step(nets: Nets, obj: Objective, state: TrainingState, real: Tensor, y
     state.step = step + 1
     log.step(state.step, t.batch_size, d_real=d.real, d_fake=d.fake, d_total=d.total, g_loss=g_loss,
              acc_real=acc_real, acc_fake=acc_fake, fool=fool, gn_d=gn_d, gn_g=gn_g,
-             lr_g=state.opt_g.param_groups[0]["lr"], lr_d=state.opt_d.param_groups[0]["lr"])
+             lr_g=state.opt_g.param_groups[0]["lr"], lr_d=state.opt_d.param_groups[0]["lr"],
+             ada_p=state.ada_p if t.ada else None)
     return d, g_loss, fake
+
+
+def ada_update(state: TrainingState, real_logits: Tensor, dist: Dist) -> None:
+    """Gather sign(D(real)); every ada.INTERVAL steps move p towards holding r_t at train.ada_target."""
+    t = state.cfg.train
+    signs, count = overfitting(real_logits)
+    state.ada_signs += signs
+    state.ada_count += count
+    if (state.step + 1) % INTERVAL == 0:
+        total = torch.tensor([state.ada_signs, float(state.ada_count)], dtype=torch.float64,
+                             device=real_logits.device)  # NCCL reduces device tensors only
+        if dist.active:  # one p for every rank: r_t over the global batch
+            torch.distributed.all_reduce(total)
+        r_t = float(total[0] / max(float(total[1]), 1.0))
+        state.ada_p = adjusted(state.ada_p, r_t, t.ada_target, t.batch_size * INTERVAL, t.ada_kimg)
+        state.ada_signs, state.ada_count = 0.0, 0

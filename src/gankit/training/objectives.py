@@ -5,7 +5,8 @@ LossConfig and the D view, so the loop's D and G steps pass batches only.  It ca
 phase functions below, each a function of the networks, the batch and the config:
 
 - `DView`: everything D sees, real or fake, in the D step and in the G step alike:
-  DiffAugment (the same policy both steps, so G gets gradients through it) and instance
+  DiffAugment (the same policy both steps, so G gets gradients through it), ADA's ops with
+  its current probability (`train.ada`, ada.py) and instance
   noise with its annealed std (Sønderby et al. 2017).  A G step that fed D clean images
   would ask D about a distribution it was never trained on.
 - `d_objective`: D's loss on a real and a fake batch given their targets, plus the loss's
@@ -30,6 +31,7 @@ from torch import Tensor, nn
 
 from gankit.config import LossConfig
 from gankit.data.diffaugment import diff_augment
+from gankit.training.ada import ada_augment
 from gankit.training.losses import LOSSES, Loss, accuracy, generator_loss
 from gankit.training.penalties import mode_seeking, r1_penalty
 from gankit.training.targets import d_targets
@@ -66,8 +68,8 @@ class DView:
     def sigma(self, step: int) -> float:
         return instance_noise_std(step, self.total_steps, self.noise_std, self.noise_steps)
 
-    def __call__(self, x: Tensor, step: int) -> Tensor:
-        x = diff_augment(x, list(self.policy))
+    def __call__(self, x: Tensor, step: int, ada_p: float = 0.0) -> Tensor:
+        x = ada_augment(diff_augment(x, list(self.policy)), ada_p)  # train.ada: each op with probability p
         sigma = self.sigma(step)
         return x + sigma * torch.randn_like(x) if sigma > 0 else x
 
@@ -165,12 +167,16 @@ class Objective:
     def keep(self, epochs_done: float) -> float:  # top-k G training: the fraction of fakes G's loss uses
         return topk_keep(epochs_done, self.lo.g_topk, self.lo.g_topk_gamma)
 
-    def d(self, real: Tensor, fake: Tensor, y: Tensor | None, real_t: Tensor, fake_t: Tensor, step: int) -> DResult:
-        return d_objective(self.D, self.loss, self.lo, self.view(real, step), self.view(fake, step), y, real_t,
-                           fake_t, step)
+    def d(self, real: Tensor, fake: Tensor, y: Tensor | None, real_t: Tensor, fake_t: Tensor, step: int,
+          ada_p: float = 0.0) -> DResult:
+        return d_objective(self.D, self.loss, self.lo, self.view(real, step, ada_p), self.view(fake, step, ada_p), y,
+                           real_t, fake_t, step)
 
-    def g(self, fake: Tensor, z: Tensor, y: Tensor | None, step: int, keep: float) -> tuple[Tensor, float]:
-        g_loss, fool = g_objective(self.D_frozen, self.loss, self.view(fake, step), y, self.lo.swap_labels, keep)
+    def g(self, fake: Tensor, z: Tensor, y: Tensor | None, step: int, keep: float,
+          ada_p: float = 0.0) -> tuple[Tensor, float]:
+        # the same view as the D step's (policy, ADA's p, noise): D is asked about what it was trained on
+        g_loss, fool = g_objective(self.D_frozen, self.loss, self.view(fake, step, ada_p), y, self.lo.swap_labels,
+                                   keep)
         return with_mode_seeking(g_loss, self.lo, fake, z, y), fool
 
     def g_from(self, d: DResult, fake: Tensor, z: Tensor, y: Tensor | None, keep: float) -> tuple[Tensor, float]:

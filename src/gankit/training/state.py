@@ -62,6 +62,10 @@ class TrainingState:
     # what rollbacks changed ({"optim.g_lr": 1e-4, ...}): the run's config stays as written once;
     # the loop trains with `effective_config()`, and a resume restores the changes from here
     overrides: dict[str, Any] = field(default_factory=dict)
+    # train.ada: the augmentation probability, and sign(D(real)) summed over images since its last update
+    ada_p: float = 0.0
+    ada_signs: float = 0.0
+    ada_count: int = 0
 
     @classmethod
     def create(cls, cfg: Config, data: ImageData, device: torch.device | str, total_steps: int,
@@ -97,6 +101,7 @@ class TrainingState:
             "best_fid": self.best_fid, "seconds": self.seconds,
             "evals_since_best": self.evals_since_best, "rollbacks": self.rollbacks, "overrides": dict(self.overrides),
             "scalers": [sc.state_dict() for sc in self.scalers],  # {} unless fp16
+            "ada": {"p": self.ada_p, "signs": self.ada_signs, "count": self.ada_count},
         }
 
     def load_state_dict(self, state: dict[str, Any], where: str = "checkpoint") -> list[str]:
@@ -121,6 +126,9 @@ class TrainingState:
         self.evals_since_best = int(state.get("evals_since_best", 0))
         self.rollbacks = int(state.get("rollbacks", 0))
         self.overrides = dict(state.get("overrides") or {})  # checkpoints before it: their config held the changes
+        ada = state.get("ada") or {}  # checkpoints before train.ada: p = 0
+        self.ada_p, self.ada_signs, self.ada_count = float(ada.get("p", 0.0)), float(ada.get("signs", 0.0)), \
+            int(ada.get("count", 0))
         for sc, sd in zip(self.scalers, state.get("scalers", [])):
             if sd:
                 sc.load_state_dict(sd)

@@ -1,0 +1,46 @@
+"""Adaptive discriminator augmentation (ADA; Karras et al. 2020, "Training Generative Adversarial
+Networks with Limited Data"): augment everything D sees with a probability p that follows D's
+overfitting.
+
+With few images D memorises the training set within minutes: it grows sure of every real image
+and its feedback to G degrades.  ADA measures that with r_t = E[sign(D(real))] (0 when D cannot
+tell, 1 when it is sure of every real image), over `INTERVAL` D steps, and moves p towards the
+value that holds r_t at `train.ada_target` (the paper's 0.6): up when r_t is above it, down when
+below, by a step sized so that p can go from 0 to 1 in `train.ada_kimg` thousand images (the
+paper's 500).  Each augmentation op (the DiffAugment ops: translation, colour, cutout, all
+differentiable, so G learns through them) is applied to each image with probability p, in the
+D step and the G step alike, so augmentations "leak" into G only while p stays below about 0.8
+(the paper's finding for its pipeline).  p, and the signs gathered since its last update, are
+part of the training state: a resume continues exactly.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from gankit.data.diffaugment import color, cutout, translation
+
+INTERVAL = 4  # D steps between updates of p (the paper's N=4 minibatches)
+OPS = (translation, color, cutout)
+
+
+def ada_augment(x: Tensor, p: float) -> Tensor:
+    """Each op applied to each image with probability p (torch's global generator)."""
+    if p <= 0:
+        return x
+    for op in OPS:
+        chosen = (torch.rand(x.shape[0], device=x.device) < p).view(-1, 1, 1, 1)
+        x = torch.where(chosen, op(x), x)
+    return x
+
+
+def overfitting(real_logits: Tensor) -> tuple[float, int]:
+    """(sum of sign(D(real)), count): r_t's parts, gathered over an interval."""
+    return float(torch.sign(real_logits.detach().float()).sum()), int(real_logits.numel())
+
+
+def adjusted(p: float, r_t: float, target: float, images: int, kimg: float) -> float:
+    """p one step towards holding r_t at target: +-images/(kimg*1000), within [0, 1]."""
+    step = images / (kimg * 1000.0)
+    return min(1.0, max(0.0, p + (step if r_t > target else -step)))
