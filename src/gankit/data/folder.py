@@ -143,14 +143,10 @@ DONE = {"center": "centre-cropped", "resize": "resized", "pad": "padded"}
 BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0), "gray": (128, 128, 128)}
 
 
-def decode(data: bytes, channels: int, resolution: int, crop: str = "center", background: str = "white") -> np.ndarray:
-    """One image as uint8 [C, H, W]; C is 1 or 3 (channels=0: 1 if the file is grayscale)."""
-    return decode_noted(data, channels, resolution, crop, background)[0]
-
-
 def decode_noted(data: bytes, channels: int, resolution: int, crop: str = "center",
                  background: str = "white") -> tuple[np.ndarray, list[str]]:
-    """`decode`, and what was converted on the way (for one summary line, never a line per file)."""
+    """One image as uint8 [C, H, W]; C is 1 or 3 (channels=0: 1 if the file is grayscale); and what
+    was converted on the way (for one summary line, never a line per file)."""
     notes = []
     with Image.open(io.BytesIO(data)) as im:
         im.load()

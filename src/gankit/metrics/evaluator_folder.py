@@ -25,7 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -34,6 +33,7 @@ from gankit.errors import GankitError
 from gankit.metrics.evaluator import Evaluator, evaluator_for, load_evaluator, save_evaluator
 from gankit.metrics.evaluator_ssl import fit_ssl, ssl_quality
 from gankit.metrics.evaluator_train import accuracy, fit_classifier
+from gankit.metrics.reference import content_hash
 from gankit.util.atomic import atomic_write
 
 METHODS = ("auto", "classifier", "ssl")
@@ -44,11 +44,8 @@ CLASSIFIER_BATCHES = 1000  # about as many as the shipped cats+dogs classifier t
 
 
 def fingerprint(data: ImageData) -> str:
-    """sha256 of the images (shape and bytes), labels and class names."""
-    h = hashlib.sha256(str(tuple(data.images.shape)).encode())
-    images = data.images.contiguous().numpy()
-    for i in range(0, images.shape[0], 4096):  # in slices: a memory-mapped dataset is never copied whole
-        h.update(np.ascontiguousarray(images[i : i + 4096]))
+    """sha256 of the images (their content hash, as the reference cache keys them), labels and class names."""
+    h = hashlib.sha256(content_hash(data.images).encode())
     h.update(data.labels.contiguous().numpy().tobytes())
     h.update(json.dumps(list(data.class_names)).encode())
     return h.hexdigest()
@@ -70,9 +67,10 @@ def recipe(method: str) -> str:
     return f"{method} v1, {schedule}, at most {MAX_SIZE} px"
 
 
-def data_evaluator_key(data: ImageData, method: str = "auto") -> str:
+def data_evaluator_key(data: ImageData, method: str = "auto", fp: str | None = None) -> str:
+    """`fp`: the data's fingerprint when the caller has it already (hashing large data takes a while)."""
     method = resolve_method(data, method)
-    return f"{method}-{hashlib.sha256((fingerprint(data) + recipe(method)).encode()).hexdigest()[:16]}"
+    return f"{method}-{hashlib.sha256(((fp or fingerprint(data)) + recipe(method)).encode()).hexdigest()[:16]}"
 
 
 def evaluator_dir() -> Path:
@@ -110,7 +108,8 @@ def train_data_evaluator(data: ImageData, method: str = "auto", seed: int = 0, o
                          log=print) -> dict:
     """Train the evaluator for `data`, write <key>.safetensors + <key>.json; returns the card."""
     method = resolve_method(data, method)
-    key = data_evaluator_key(data, method)
+    fp = fingerprint(data)
+    key = data_evaluator_key(data, method, fp)
     n = len(data)
     if n < MIN_IMAGES:
         raise GankitError(f"{data.name}: {n} images are too few for an evaluator (at least {MIN_IMAGES}); "
@@ -131,7 +130,7 @@ def train_data_evaluator(data: ImageData, method: str = "auto", seed: int = 0, o
             old = json.loads(card_file.read_text())
         except (OSError, ValueError):
             continue
-        if old.get("data") == data.name and old.get("fingerprint") != fingerprint(data):
+        if old.get("data") == data.name and old.get("fingerprint") != fp:
             log(f"evaluator {key}: {data.name} changed since evaluator {old.get('key')} was made for it "
                 f"({old.get('images')} images then, {n} now): a new evaluator for the new images; figures measured "
                 "with the old one stay tied to its sha256")
@@ -160,7 +159,7 @@ def train_data_evaluator(data: ImageData, method: str = "auto", seed: int = 0, o
         "key": key, "method": method, "class_names": class_names, "arch": net.arch,
         "feature_dim": net.head.in_features, **quality,
         "split": f"trained on {len(tr)} images, {n_hold} held out (seeded permutation {seed})",
-        "data": data.name, "fingerprint": fingerprint(data), "recipe": recipe(method), "images": n,
+        "data": data.name, "fingerprint": fp, "recipe": recipe(method), "images": n,
         "measured_at": size,
         "how_trained": f"{how}, seed {seed}, {len(tr)} training images",
         "sha256": sha, "command": f"gankit evaluator train --set data.dataset=... (method {method})",
@@ -178,8 +177,10 @@ def train_data_evaluator(data: ImageData, method: str = "auto", seed: int = 0, o
 def ensure_evaluator(data: ImageData, method: str = "auto", log=print) -> Evaluator:
     """The evaluator made for `data` (the shipped one is the caller's to prefer), trained once if missing."""
     found = find_data_evaluator(data, method)
-    if found is not None:
-        return found
+    return found if found is not None else _made(data, method, log)
+
+
+def _made(data: ImageData, method: str, log) -> Evaluator:
     card = train_data_evaluator(data, method, log=log)
     return load_evaluator(evaluator_dir() / f"{card['key']}.safetensors", evaluator_dir() / f"{card['key']}.json")
 
@@ -199,4 +200,4 @@ def evaluator_or_make(dataset_key: str, data: ImageData, method: str = "auto", l
     found = find_evaluator(dataset_key, data, method)
     if found is not None or len(data) < MIN_IMAGES:
         return found
-    return ensure_evaluator(data, method, log=log or (lambda line: print(line, file=sys.stderr, flush=True)))
+    return _made(data, method, log or (lambda line: print(line, file=sys.stderr, flush=True)))  # not looked up twice
