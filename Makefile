@@ -7,7 +7,7 @@ EPOCHS  ?=
 BUDGET  ?= 10m
 OUT     ?= runs
 
-.PHONY: setup data run test test-slow bench bench-tf clean
+.PHONY: setup data run test test-slow bench bench-tf gpu-check clean
 
 setup: $(VENV)/.installed
 
@@ -44,6 +44,11 @@ test-slow: setup data
 
 bench: setup data
 	$(PY) bench/throughput.py
+
+# every CUDA path (device choice, bf16, fp16 + scaler, compile, cuDNN, torchrun/NCCL, 64 px) in one
+# table; without a GPU, its CPU parts, naming what it skipped
+gpu-check: setup
+	$(PY) bench/gpu_check.py
 
 # TensorFlow's DCGAN tutorial step vs gankit's tf-dcgan, side by side (TensorFlow CPU in .venv-tf)
 .venv-tf/.installed:

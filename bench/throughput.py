@@ -14,9 +14,11 @@ so GFLOP/s = FLOPs per step x steps per second.  The machine's fp32 matmul peak 
 by the same script (torch.mm on 2048 x 2048, best of several), and each loop's share of it is
 printed: on a CPU, small convolutions reach a fraction of what one big matmul does.
 Presets whose data is not on this machine are timed on random images of the same shape
-(throughput does not depend on the pixels).
+(throughput does not depend on the pixels).  `PRESET@64` times the preset at 64 x 64 x 3,
+unconditional (the shape of emoji-64 and most users' folders); the default list ends with
+`dcgan@64`.
 
-    python bench/throughput.py [--presets dcgan,tf-dcgan] [--steps 30] [--rounds 2] [--json OUT]
+    python bench/throughput.py [--presets dcgan,tf-dcgan,dcgan@64] [--steps 30] [--rounds 2] [--json OUT]
         [--set train.amp=bf16 ...]  (applied to gankit's loop; e.g. channels, threads, compile)
 """
 
@@ -40,6 +42,7 @@ from gankit.training.loop import train
 from gankit.util.imageio import to_float
 
 NATIVE = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+AT_64 = ["data.resolution=64", "data.channels=3", "model.conditional=false"]  # PRESET@64
 QUIET = ["train.progress=false", "train.tensorboard=false", "train.sample_every=1000",
          "train.checkpoint_every=1000", "train.log_every=20"]
 
@@ -110,10 +113,20 @@ class PlainLoop:
         return fc.get_total_flops()
 
 
-def gankit_seconds(preset: str, sets: list[str], data: ImageData, steps: int, out: str) -> float:
+def split(spec: str) -> tuple[str, list[str]]:
+    """'dcgan@64' -> ('dcgan', AT_64); 'dcgan' -> ('dcgan', [])."""
+    preset, _, size = spec.partition("@")
+    if size not in ("", "64"):
+        raise SystemExit(f"{spec}: only PRESET@64 is known")
+    return preset, AT_64 if size else []
+
+
+def gankit_seconds(spec: str, sets: list[str], data: ImageData, steps: int, out: str) -> float:
     """Seconds per `steps` steps of gankit's loop, from its stats row over the last steps//2."""
     half = max(1, steps // 2)
-    cfg = build_config(preset=preset, sets=QUIET + sets + [f"train.max_steps={2 * half}", f"train.log_every={half}"])
+    preset, shape = split(spec)
+    cfg = build_config(preset=preset, sets=QUIET + shape + sets + [f"train.max_steps={2 * half}",
+                                                                 f"train.log_every={half}"])
     run = create_run_dir(out, preset)
     run.write_config(cfg)
     train(cfg, run, data=data)
@@ -121,8 +134,9 @@ def gankit_seconds(preset: str, sets: list[str], data: ImageData, steps: int, ou
     return steps * cfg.train.batch_size / rate
 
 
-def bench_preset(preset: str, sets: list[str], steps: int, rounds: int, data_dir: str | None, out: str) -> dict:
-    cfg = build_config(preset=preset, sets=QUIET)
+def bench_preset(spec: str, sets: list[str], steps: int, rounds: int, data_dir: str | None, out: str) -> dict:
+    preset, shape = split(spec)
+    cfg = build_config(preset=preset, sets=QUIET + shape)
     data, source = data_for(cfg, data_dir)
     plain = PlainLoop(cfg, data)
     plain.seconds(3)  # warm-up: allocator, oneDNN kernels
@@ -130,10 +144,10 @@ def bench_preset(preset: str, sets: list[str], steps: int, rounds: int, data_dir
     times = {"plain": [], "gankit": []}
     for _ in range(rounds):
         times["plain"].append(plain.seconds(steps))
-        times["gankit"].append(gankit_seconds(preset, sets, data, steps, out))
+        times["gankit"].append(gankit_seconds(spec, sets, data, steps, out))
     bs = cfg.train.batch_size
     best = {k: min(v) for k, v in times.items()}
-    return {"preset": preset, "data": source, "batch": bs, "gflop_per_step": flops / 1e9,
+    return {"preset": spec, "data": source, "batch": bs, "gflop_per_step": flops / 1e9,
             **{f"{k}_img_s": steps * bs / s for k, s in best.items()},
             **{f"{k}_gflop_s": steps * flops / s / 1e9 for k, s in best.items()},
             "ratio": best["plain"] / best["gankit"]}
@@ -141,7 +155,7 @@ def bench_preset(preset: str, sets: list[str], steps: int, rounds: int, data_dir
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--presets", default=",".join(preset_names()))
+    ap.add_argument("--presets", default=",".join([*preset_names(), "dcgan@64"]))
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--data-dir")

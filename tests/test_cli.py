@@ -158,3 +158,26 @@ def test_evaluator_bad_input_is_one_line_and_writes_nothing(argv, message, tmp_p
     assert main([str(few) if a == "FEW" else a for a in argv]) == 2
     assert capsys.readouterr().err.strip() == f"gankit: error: {message}"
     assert not os.path.isdir(evaluators) or os.listdir(evaluators) == []  # no evaluator written
+
+
+def test_an_error_during_an_epoch_starts_its_own_line_after_the_progress_bar(tmp_path, capsys, monkeypatch,
+                                                                             fashion_dir):
+    import gankit.training.loop as loop
+    from gankit.errors import GankitError
+
+    real_step, calls = loop.train_step, []
+
+    def failing_step(*a, **kw):  # the disk fills on the third step, say
+        calls.append(1)
+        if len(calls) == 3:
+            raise GankitError("no space left on device while saving; free some space")
+        return real_step(*a, **kw)
+
+    monkeypatch.setattr(loop, "train_step", failing_step)
+    argv = ["train", "--data-dir", str(fashion_dir), "--out", str(tmp_path), "--epochs", "1",
+            "--set", "data.limit=256", "--set", "train.progress=true", "--set", "train.tensorboard=false"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "epoch 1/1" in err  # the bar was drawn
+    lines = err.replace("\r", "\n").splitlines()
+    assert "gankit: error: no space left on device while saving; free some space" in lines  # a line of its own

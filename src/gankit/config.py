@@ -112,7 +112,7 @@ class TrainConfig:
     ema_decay: float = 0.999  # EMA weight of the previous average per G step
     ema_start: int = 0  # step (batch) at which averaging starts (before: EMA copies G)
     diffaugment: list[str] = field(default_factory=list)  # color, translation, cutout
-    ada: bool = False  # adaptive augmentation (Karras et al. 2020): everything D sees is augmented with a probability p that follows D's overfitting (for small datasets)
+    ada: bool | str = False  # adaptive augmentation (Karras et al. 2020): everything D sees is augmented with a probability p that follows D's overfitting (for small datasets): true | false | auto (on below 10,000 training images where the loss allows it; the run's config then says which)
     ada_target: float = 0.6  # ADA: the value of E[sign(D(real))] p is steered to hold
     ada_kimg: float = 500.0  # ADA: thousands of images over which p can go from 0 to 1
     log_every: int = 50  # steps between stats.jsonl rows

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from gankit.errors import GankitError
 from gankit.data.diffaugment import AUGMENTS, brightness, contrast, cutout, diff_augment, saturation, translation
+from gankit.errors import GankitError
 
 
 def images(n=16, c=3, h=8, w=8, seed=0):

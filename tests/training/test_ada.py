@@ -100,3 +100,35 @@ def test_what_ada_cannot_serve_is_one_line(sets, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and message in err
+
+
+def _toy(n: int):
+    from gankit.data import ImageData
+
+    return ImageData(torch.zeros(n, 1, 28, 28, dtype=torch.uint8), torch.arange(n) % 2, ["a", "b"], "toy")
+
+
+@pytest.mark.parametrize("n, sets, on", [
+    (3916, [], True), (9999, [], True), (10_000, [], False), (60_000, [], False),  # small data only
+    # what it cannot serve: off
+    (3916, ["loss.name=wgan-gp"], False), (3916, ["loss.name=ns", "loss.swap_labels=true"], False),
+    (3916, ["train.diffaugment=color"], False),
+    (60_000, ["train.ada=true"], True), (3916, ["train.ada=false"], False),  # a user's true/false stands
+])
+def test_auto_turns_ada_on_for_small_data_where_it_can_serve_and_the_config_records_it(n, sets, on, tmp_path):
+    from gankit.launch.start import prepare
+
+    cfg = build_config(sets=TINY + sets)  # the default preset: train.ada=auto
+    assert "train.ada=" in " ".join(sets) or cfg.train.ada == "auto"
+    cfg, _ = prepare(cfg, data=_toy(n))
+    assert cfg.train.ada is on and cfg.to_dict()["train"]["ada"] is on  # config.json holds true or false
+
+
+def test_a_small_default_run_records_ada_true_and_logs_p(tmp_path, fashion_dir):
+    argv = ["train", "--data-dir", str(fashion_dir), "--out", str(tmp_path / "runs"), "--epochs", "1"] + \
+        [x for s in TINY + ["data.limit=64"] for x in ("--set", s)]
+    assert main(argv) == 0
+    run = next(p for p in (tmp_path / "runs").iterdir() if p.is_dir())
+    import json
+    assert json.loads((run / "config.json").read_text())["train"]["ada"] is True
+    assert all("ada_p" in row for row in read_jsonl(run / "stats.jsonl"))

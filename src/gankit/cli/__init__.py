@@ -72,8 +72,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    _end_progress_bars()
     if args.debug:
         traceback.print_exc(file=sys.stderr)
     msg = " ".join(message.split())  # one line, whatever the message held
     print(f"gankit: error: {msg}", file=sys.stderr)
     return code
+
+
+def _end_progress_bars() -> None:
+    """Close any progress bar an error cut short, so the error starts a line of its own
+    (tqdm leaves a bar's line open until the bar closes)."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", [])):
+        bar.close()

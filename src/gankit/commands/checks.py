@@ -78,8 +78,8 @@ def privacy_run(run_dir: str, n: int = 10000, checkpoint: str | None = None, see
                 data_dir: str | None = None, pairs: int = 8) -> dict:
     """Nearest-training-image distances of n samples vs the test split's, merged into metrics.json,
     with the closest pairs written to RUN/samples/privacy_pairs.png."""
-    from gankit.metrics.evaluator_folder import find_evaluator
     from gankit.metrics import privacy as pv
+    from gankit.metrics.evaluator_folder import find_evaluator
     from gankit.metrics.reference import cached_embedding, cached_json, content_hash, reference_key
     from gankit.models.sampling import generated_u8
 

@@ -36,6 +36,7 @@ from gankit.runs.load import check_resumable
 from gankit.runtime.device import pick_device
 from gankit.runtime.distributed import Dist, broadcast
 from gankit.runtime.precision import check_amp
+from gankit.training.ada import resolve as resolve_ada
 from gankit.training.loop import plan, train
 from gankit.training.transfer import check_transfer
 from gankit.util.names import slug
@@ -44,12 +45,14 @@ from gankit.util.paths import check_name, writable_dir
 
 def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = None, resume_from: RunDir | None = None,
             dist: Dist = Dist()) -> tuple[Config, ImageData]:
-    """The pre-flight: (cfg, with model.conditional resolved in place; the data), or a GankitError."""
+    """The pre-flight: (cfg, with model.conditional and train.ada resolved in place; the data), or a
+    GankitError."""
     if resume_from is not None and not resume_from.last_checkpoint.is_file():
         raise GankitError(f"{resume_from.path}: no checkpoint to resume from; start a new run")
     check_amp(cfg.train.amp, pick_device(cfg.train.device))  # the hardware the config asks for is here
     data = data if data is not None else load_dataset(cfg.data, data_dir)
     resolve_conditional(cfg.model, data.num_classes)  # once, before config.json records it
+    resolve_ada(cfg, len(data))  # train.ada=auto: on for small data, likewise recorded
     check_buildable(cfg.model, tuple(data.images.shape[1:]), data.num_classes)
     plan(cfg, data, dist)
     if resume_from is not None:  # a newer format or weights of another shape: one line, nothing written

@@ -20,6 +20,7 @@ from gankit.data.diffaugment import AUGMENTS
 from gankit.data.folder import BACKGROUNDS, CROPS
 from gankit.errors import GankitError, did_you_mean
 from gankit.models import MODELS, check_model
+from gankit.training.ada import unservable
 from gankit.training.augment_real import REAL_AUGMENTS
 from gankit.training.losses import LOSSES
 from gankit.training.optim import OPTIMIZERS
@@ -220,17 +221,8 @@ def _train(cfg: Config) -> None:
         bad("train.checkpoint_every_steps and train.checkpoint_every_minutes must be >= 0 (0 = off)")
     if t.early_stop_patience < 0 or t.max_rollbacks < 0 or t.collapse_patience < 1:
         bad("train.early_stop_patience and train.max_rollbacks must be >= 0, train.collapse_patience >= 1")
-    if t.ada:  # r_t = E[sign(D(real))] needs D's sign to mean real (> 0) or fake (< 0)
-        if cfg.loss.name in ("wgan", "wgan-gp"):
-            bad(f"train.ada reads D's overfitting from the sign of its output on real images, which a "
-                f"{cfg.loss.name} critic's output does not have (it is unbounded, any offset); use loss.name=hinge "
-                "or ns with train.ada, or train.diffaugment with a critic")
-        if cfg.loss.swap_labels:
-            bad("train.ada reads D(real) > 0 as 'real'; loss.swap_labels=true trains D the other way round: "
-                "turn one of them off")
-        if t.diffaugment:
-            bad("train.ada applies the DiffAugment ops itself, with its adaptive probability; leave "
-                "train.diffaugment empty with train.ada=true")
+    if t.ada is True and unservable(cfg):  # auto turns itself off where ADA cannot serve (ada.resolve)
+        bad(unservable(cfg))
     if t.early_stop_patience and not t.eval_every:
         bad("train.early_stop_patience counts periodic evaluations: set train.eval_every=N (epochs) as well")
     if not 0.0 < t.rollback_lr_factor <= 1.0:

@@ -192,7 +192,9 @@ def train_evaluator(dataset_key: str, data_dir: str | None, out_dir: str | Path,
                                  f"({time.time() - t0:.0f}s)"))
         acc = accuracy(net, x_te, y_te)
 
-    command = f"gankit evaluator train {dataset_key}" + (f" --data-dir {data_dir}" if data_dir else "") \
+    # the card ships with the package: where the data lay on the training machine is named, not its path
+    where = f".../{Path(data_dir).name}" if data_dir else ""
+    command = f"gankit evaluator train {dataset_key}" + (f" --data-dir {where}" if data_dir else "") \
         + (f" --epochs {epochs}" if epochs != recipe.epochs else "") + (f" --seed {seed}" if seed else "")
     sha = save_evaluator(net.eval(), out / f"{dataset_key}.safetensors", {"key": dataset_key})
     card = {
@@ -203,7 +205,7 @@ def train_evaluator(dataset_key: str, data_dir: str | None, out_dir: str | Path,
         "test_accuracy": round(acc, 5),
         "accuracy_images": int(x_te.shape[0]),
         "split": recipe.split_note,
-        "data": train.name + (f" from {data_dir}" if data_dir else ""),
+        "data": train.name + (f" from {where}" if data_dir else ""),
         "how_trained": (f"{epochs} epochs of AdamW (one-cycle lr 2e-3, weight decay 5e-4), batch {batch_size}, "
                         f"{_augment_note(recipe)}, "
                         f"seed {seed}, torch deterministic mode on 1 CPU thread, {x_tr.shape[0]} training images"),

@@ -6,20 +6,10 @@ better, so a reader sees at once how far the model is from what real data scores
 
 from __future__ import annotations
 
+from gankit.util.metric_names import METRICS
+
 # (key, label, better) in display order; better: "low", "high" or "~1" (density)
-ROWS = [
-    ("fid", "FID", "low"),
-    ("kid_mean", "KID (mean)", "low"),
-    ("kid_std", "KID (std over subsets)", ""),
-    ("cs", "classifier score", "high"),
-    ("precision", "precision (k=3)", "high"),
-    ("recall", "recall (k=3)", "high"),
-    ("density", "density (k=5)", "~1"),
-    ("coverage", "coverage (k=5)", "high"),
-    ("classes_covered", "classes covered", "high"),
-    ("nn_dist_mean", "nearest-train distance", "~floor"),
-    ("memorised_frac", "closer than 99% of real", "~0.01"),
-]
+ROWS = [(key, m.label, m.better) for key, m in METRICS.items()]
 
 
 def _fmt(v) -> str:

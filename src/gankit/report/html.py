@@ -12,6 +12,7 @@ from gankit.report.checks import cas_section, privacy_section, walk_section
 from gankit.report.plots import write_plots
 from gankit.runs.layout import CHECK_KEYS, RunDir
 from gankit.util.atomic import atomic_write
+from gankit.util.metric_names import BETTER_WORDS, DOCS_PAGE, describe
 
 
 def _e(value) -> str:
@@ -43,18 +44,35 @@ def _config_rows(cfg: dict) -> str:
 
 
 def _metrics_table(metrics: dict) -> str:
-    """One row per metric: the model's value beside its real-vs-real floor (`floor_<metric>`)."""
+    """One row per metric: its plain name (a link to its definition), the model's value beside its
+    real-vs-real floor (`floor_<metric>`), which way is better, and what it means."""
     def num(v) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool)
 
     def cell(v) -> str:  # counts (n, step, sizes) exactly, measurements to 4 significant digits
         return "" if not num(v) else str(v) if isinstance(v, int) else f"{v:.4g}"
 
-    rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{cell(v)}</td><td>{cell(metrics.get('floor_' + k))}</td></tr>"
-        for k, v in metrics.items() if num(v) and not k.startswith("floor_")
-    )
-    return f"<table><tr><th>metric</th><th>model</th><th>real-vs-real floor</th></tr>{rows}</table>"
+    docs = _docs_url()
+    rows = []
+    for k, v in metrics.items():
+        if not num(v) or k.startswith("floor_"):
+            continue
+        m, anchor = describe(k)
+        name = html.escape(m.label if m else k)
+        if m and docs:
+            name = f"<a href='{html.escape(docs)}#{anchor}'>{name}</a>"
+        better, meaning = (BETTER_WORDS[m.better], m.meaning) if m else ("", "")
+        rows.append(f"<tr><td>{name}</td><td>{cell(v)}</td><td>{cell(metrics.get('floor_' + k))}</td>"
+                    f"<td>{html.escape(better)}</td><td class='meaning'>{html.escape(meaning)}</td></tr>")
+    return ("<table><tr><th>metric</th><th>model</th><th>real-vs-real floor</th><th>better</th><th>what it measures"
+            f"</th></tr>{''.join(rows)}</table>")
+
+
+def _docs_url() -> str | None:
+    """docs/evaluation.md of the gankit checkout this runs from, as a file URL (None when
+    installed without the repository: the table's own words then have to do)."""
+    page = Path(__file__).resolve().parents[3] / DOCS_PAGE
+    return page.as_uri() if page.is_file() else None
 
 
 def _provenance(metrics: dict) -> str:
@@ -118,6 +136,10 @@ def build_report(run: RunDir) -> str:
              f" · {_e(last.get('img_per_s', 0))} img/s (last interval)</p>"]
     if "resolution" in last:  # a growing model (progan): where its schedule stood at the last row
         parts.append(f"<p>resolution <b>{_e(last['resolution'])} px</b> (fade-in alpha {_e(last.get('alpha'))})</p>")
+    if "ada_p" in last:  # train.ada: where p stood, and what moves it
+        parts.append(f"<p>adaptive augmentation: p <b>{_e(last['ada_p'])}</b> at the last row (it rises while "
+                     f"E[sign D(real)] is above train.ada_target={_e(cfg['train'].get('ada_target'))}; "
+                     "plot <i>ada</i> below)</p>")
     if grids:
         final = grids[-1]
         parts.append(f"<h2>Samples after epoch {_e(final['epoch'])} (fixed noise)</h2>")
@@ -149,7 +171,8 @@ def build_report(run: RunDir) -> str:
     style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px}"
              "tr.changed{background:#fff3c4}.grids{display:flex;flex-wrap:wrap;gap:8px}"
-             "figure{margin:0}figcaption{font-size:12px;text-align:center}.warn{color:#a40}")
+             "figure{margin:0}figcaption{font-size:12px;text-align:center}.warn{color:#a40}"
+             "td.meaning{color:#555}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
 

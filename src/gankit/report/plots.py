@@ -18,6 +18,7 @@ PANELS = {
                                                 "g_fool_rate": "G fool rate"}),
     "grad_norms.png": ("Gradient norms", {"grad_norm_d": "|grad D|", "grad_norm_g": "|grad G|"}),
     # growing models (progan) only: the other runs' rows have no resolution, so no panel
+    "ada.png": ("Adaptive augmentation (train.ada)", {"ada_p": "augmentation probability p"}),  # ada runs only
     "resolution.png": ("Progressive growing", {"resolution": "resolution (px)"}),
 }
 
@@ -52,7 +53,7 @@ def write_plots(run: RunDir) -> list[Path]:
     run.plots.mkdir(exist_ok=True)
     written = []
     for name, (title, series) in PANELS.items():
-        ylim = (-0.02, 1.02) if name == "accuracy.png" else None
+        ylim = (-0.02, 1.02) if name in ("accuracy.png", "ada.png") else None
         if _panel(rows, title, series, run.plots / name, ylim):
             written.append(run.plots / name)
     evals = read_jsonl(run.evals_file)
