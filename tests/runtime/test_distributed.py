@@ -87,6 +87,8 @@ def test_two_ranks_of_32_train_the_model_one_process_of_64_trains(fashion_dir, t
     assert sorted(p.name for p in two_run.iterdir()) == sorted(p.name for p in one.iterdir())
 
 
+# slow (23 s): the default suite keeps the 2-rank vs 1-process equivalence; make test-slow the resume
+@pytest.mark.slow
 def test_a_two_rank_checkpoint_resumes_in_one_process(fashion_dir, tmp_path):
     args = COMMON + ["--data-dir", str(fashion_dir), "--set", "train.batch_size=64"]
     train(args + ["--epochs", "2", "--out", str(tmp_path / "straight")], ranks=2)

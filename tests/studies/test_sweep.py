@@ -59,6 +59,8 @@ def test_random_search_runs_the_planned_number_of_distinct_settings(fashion, tmp
     assert set(labels) == {study.label(p) for p in study.settings()}
 
 
+# slow (14 s): the default suite keeps the grid and random searches; make test-slow runs TPE
+@pytest.mark.slow
 def test_tpe_asks_its_sampler_for_each_setting_and_repeats_each(fashion, tmp_path):
     import optuna
 
@@ -76,6 +78,8 @@ def test_tpe_asks_its_sampler_for_each_setting_and_repeats_each(fashion, tmp_pat
     assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in ost.trials) == 6
 
 
+# slow (17 s): tests/studies/test_postgres.py runs two workers on one study in the default suite
+@pytest.mark.slow
 def test_two_local_workers_share_the_trials_and_never_run_one_twice(fashion, tmp_path):
     file = write_study_file(tmp_path / "two.toml", '"loss.name" = ["ns", "hinge", "lsgan"]', "repeats = 2")
     out = tmp_path / "s"
