@@ -96,11 +96,16 @@ def describe(device: torch.device) -> str:
     return f"CPU, {torch.get_num_threads()} threads (no CUDA GPU)"
 
 
+def run_sets(data: Path, steps: int) -> list[str]:
+    """--set values of a short run on `data`: its stats row after steps//2 and after 2*(steps//2)."""
+    half = max(1, steps // 2)
+    return QUIET + ["data.dataset=folder", f"data.path={data}", f"train.max_steps={2 * half}",
+                    f"train.log_every={half}"]
+
+
 def train_rate(out: Path, data: Path, steps: int, sets: list[str], name: str) -> tuple[float, dict]:
     """img/s over the second half of a `steps`-step run, and what the run left behind."""
-    half = max(1, steps // 2)
-    cfg = build_config(sets=QUIET + ["data.dataset=folder", f"data.path={data}", f"train.max_steps={2 * half}",
-                                     f"train.log_every={half}", *sets])
+    cfg = build_config(sets=run_sets(data, steps) + sets)
     run, summary = start_run(cfg, out=out, name=name, announce=False)
     rows = run.stats()
     if not all(math.isfinite(rows[-1][k]) for k in ("d_loss", "g_loss")):
@@ -136,8 +141,7 @@ def main() -> int:
         check.run("device auto", auto)
         check.run("default step", lambda: (train_rate(out, gray, steps, [], "default")[0], "28 px, 10 classes"))
         check.run("64 px step", lambda: (train_rate(out, rgb, steps, [], "px64")[0], "3x64x64, unconditional"))
-        bf16_ok = cuda and torch.cuda.is_bf16_supported() or not cuda
-        if bf16_ok:
+        if not cuda or torch.cuda.is_bf16_supported():
             check.run("bf16", lambda: (train_rate(out, gray, steps, ["train.amp=bf16"], "bf16")[0], "autocast bf16"))
         else:
             check.skip("bf16", "this GPU has no bf16")
@@ -176,9 +180,7 @@ def main() -> int:
 
 def torchrun(out: Path, data: Path, steps: int, n_gpu: int) -> tuple[float, str]:
     ranks, backend = (n_gpu, "NCCL") if n_gpu >= 2 else (2, "gloo")
-    half = max(1, steps // 2)
-    sets = QUIET + ["data.dataset=folder", f"data.path={data}", f"train.max_steps={2 * half}",
-                    f"train.log_every={half}"] + (["train.device=cpu"] if n_gpu < 2 else [])
+    sets = run_sets(data, steps) + (["train.device=cpu"] if n_gpu < 2 else [])
     cmd = [str(Path(sys.executable).parent / "torchrun"), "--standalone", f"--nproc_per_node={ranks}",
            "-m", "gankit", "train", "--out", str(out / "ddp")]
     for s in sets:

@@ -221,8 +221,9 @@ def _train(cfg: Config) -> None:
         bad("train.checkpoint_every_steps and train.checkpoint_every_minutes must be >= 0 (0 = off)")
     if t.early_stop_patience < 0 or t.max_rollbacks < 0 or t.collapse_patience < 1:
         bad("train.early_stop_patience and train.max_rollbacks must be >= 0, train.collapse_patience >= 1")
-    if t.ada is True and unservable(cfg):  # auto turns itself off where ADA cannot serve (ada.resolve)
-        bad(unservable(cfg))
+    why = unservable(cfg) if t.ada is True else None  # auto turns itself off instead (ada.resolve)
+    if why:
+        bad(why)
     if t.early_stop_patience and not t.eval_every:
         bad("train.early_stop_patience counts periodic evaluations: set train.eval_every=N (epochs) as well")
     if not 0.0 < t.rollback_lr_factor <= 1.0:
