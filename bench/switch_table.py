@@ -28,7 +28,7 @@ VARIANTS = {
 
 def run(tag: str, sets: list[str], args) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "gankit", "train", "--epochs", str(args.epochs), "--out", args.out,
-           "--name", tag, "--set", "train.progress=false"]
+           "--name", tag, "--set", "train.progress=false", "--set", "train.final_eval_n=0"]  # it evaluates below
     for s in sets:
         cmd += ["--set", s]
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 2) // args.jobs)))

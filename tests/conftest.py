@@ -19,6 +19,10 @@ settings.register_profile("default", max_examples=25, **_FUZZ)
 settings.register_profile("thorough", max_examples=1000, **_FUZZ)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+# `gankit train` ends with a 10,000-sample evaluation (train.final_eval_n); the suite's hundreds of
+# tiny runs skip it (their subprocesses inherit this), tests/commands/test_final_eval.py turns it on
+os.environ["GANKIT_FINAL_EVAL"] = "off"
+
 REPO = Path(__file__).resolve().parents[1]
 # the project's datasets for tests live beside the repository (../shared/datasets)
 SHARED = Path(os.environ.get("GANKIT_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))

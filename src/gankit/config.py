@@ -58,6 +58,7 @@ class ModelConfig:
     d_act: str = "leaky_relu"  # relu | leaky_relu
     leaky_slope: float = 0.2  # negative slope of leaky_relu
     out_act: str = "tanh"  # tanh | sigmoid (must match data.range)
+    g_cbn: bool = False  # conditional G through class-conditional batch norm (each class its own BN gain and bias in every G layer, as SNGAN/BigGAN) instead of a label embedding beside z; dcgan with model.conditional (resnet always does this)
     conditional: bool | str = False  # class-conditional G and D (labels from the dataset): true | false | auto (conditional when the data has >= 2 classes; the run's config then says which)
     w_dim: int = 128  # stylegan-lite: size of the intermediate latent w (the styles)
     mapping_layers: int = 4  # stylegan-lite: FC layers of the mapping network z -> w
@@ -123,6 +124,7 @@ class TrainConfig:
     eval_every: int = 0  # epochs between quick evaluations; 0 = off
     eval_n: int = 2048  # samples per quick evaluation (below 2048 FID/KID are biased: a warning says so)
     eval_evaluator: str = "auto"  # whose features the periodic FID uses: auto (the shipped evaluator, else one made for this data before step 0: a classifier on labelled folders, self-supervised on flat ones) | ssl (the self-supervised one) | none (no evaluator: no periodic FID)
+    final_eval_n: int = 10000  # gankit train ends a finished or budgeted run with `gankit evaluate` at this n, where an evaluator for the data exists (its seconds shown apart from training); 0 = off
     keep_best: bool = True  # keep checkpoints/best.safetensors: the lowest FID of the periodic evaluations
     early_stop_patience: int = 0  # stop after this many periodic evaluations without a better FID; 0 = never
     on_divergence: str = "stop"  # NaN/Inf loss, gradient or weight: stop | rollback (last checkpoint, lower lrs, go on)
@@ -135,6 +137,10 @@ class TrainConfig:
     grid_size: int = 64  # images in a sample grid
     progress: bool = True  # progress bar on stderr
     tensorboard: bool = True  # write TensorBoard event files to RUN/tb
+    track: str = "none"  # mirror the run into an experiment tracker: none | mlflow (pip install gankit[mlflow])
+    track_uri: str = ""  # the MLflow tracking URI (http://host:5000, sqlite:///mlflow.db, ...); "" = mlruns/mlflow.db (SQLite) and mlruns/artifacts beside where gankit runs
+    track_required: bool = True  # refuse to start when the tracking server does not answer; false: warn and train anyway
+    track_experiment: str = ""  # the MLflow experiment; "" = gankit (a sweep's trials: the study's name)
     init_from: str = ""  # start G, D (and the EMA G) from this run directory's last checkpoint (or a checkpoint file); fresh optimisers, step 0; "" = random init
 
 

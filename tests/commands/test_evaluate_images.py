@@ -26,6 +26,7 @@ def metric_values(m: dict) -> dict:
     return {k: v for k, v in m.items() if isinstance(v, (int, float)) and k not in ("seconds", "step")}
 
 
+@pytest.mark.slow  # 10-40 s: `make test-slow` (the default suite stays under 10 minutes)
 def test_a_generated_folder_scores_exactly_as_the_run(run, tmp_path, shared_cache, capsys):
     images = tmp_path / "imgs"
     assert main(["generate", str(run), "--n", str(N), "--seed", "3", "--out", str(images)]) == 0

@@ -60,4 +60,4 @@ def test_saturation_hint_offers_label_smoothing_only_for_losses_with_targets():
     from gankit.training.losses import LOSSES
 
     named = SATURATION_HINT.split("loss.real_label=0.9 (", 1)[1].split(")", 1)[0].split(", ")
-    assert set(named) == {k for k, v in LOSSES.items() if v.uses_targets} == {"bce", "ns", "lsgan"}
+    assert set(named) == {k for k, v in LOSSES.items() if v.uses_targets} == {"bce", "ns", "ns-sigmoid", "lsgan"}

@@ -94,3 +94,29 @@ def test_spectral_norm_vectors_belong_to_the_initialised_weights(conditional):
         sigma_est = torch.dot(p._u, torch.mv(w, p._v))
         sigma = torch.linalg.matrix_norm(w, ord=2)
         assert float(sigma_est) == pytest.approx(float(sigma), rel=0.15), type(m).__name__
+
+
+def test_conditional_batch_norm_replaces_the_label_embedding():
+    from gankit.models import check_model
+    from gankit.models.layers import CondBatchNorm2d
+
+    cfg = ModelConfig(g_width=8, d_width=8, conditional=True, g_cbn=True)
+    G, D = build_dcgan(cfg, (1, 28, 28), 10)
+    assert G.embed is None and G.fc.in_features == 100  # z alone enters the projection
+    cbns = [m for m in G.modules() if isinstance(m, CondBatchNorm2d)]
+    assert len(cbns) == 2 and all(m.gain.num_embeddings == 10 for m in cbns)  # after fc and after the hidden conv
+    assert D.embed is not None  # D is the same projection D
+    G.eval()
+    z = torch.randn(4, 100)
+    zeros, threes = torch.zeros(4, dtype=torch.long), torch.full((4,), 3, dtype=torch.long)
+    assert torch.equal(G(z, zeros), G(z, threes))  # every class starts as plain BN ...
+    with torch.no_grad():
+        cbns[0].bias.weight[3].add_(0.5)
+    assert not torch.allclose(G(z, zeros), G(z, threes))  # ... and its own table moves it
+    with pytest.raises(ValueError, match="labels"):
+        G(z)
+    # unconditional: the switch changes nothing (plain BN, same keys as without it)
+    plain = build_dcgan(ModelConfig(g_width=8, d_width=8), (1, 28, 28), 1)[0].state_dict().keys()
+    assert build_dcgan(ModelConfig(g_width=8, d_width=8, g_cbn=True), (1, 28, 28), 1)[0].state_dict().keys() == plain
+    assert "g_norm=batch" in check_model(ModelConfig(g_cbn=True, g_norm="none"))
+    assert "applies to model.name=dcgan" in check_model(ModelConfig(name="progan", g_cbn=True))

@@ -9,7 +9,7 @@ from gankit.errors import GankitError
 from gankit.models import MODELS, build_models
 
 # an image shape each model builds at (the tutorial nets' presets; dcgan at 28px)
-SHAPES = {"dcgan": (1, 28, 28), "tf-dcgan": (1, 28, 28), "tf2-fashion": (1, 28, 28), "catdog": (3, 32, 32), "vogue": (1, 28, 28),
+SHAPES = {"dcgan": (1, 28, 28), "resnet": (3, 32, 32), "tf-dcgan": (1, 28, 28), "tf2-fashion": (1, 28, 28), "catdog": (3, 32, 32), "vogue": (1, 28, 28),
           "mlp": (1, 28, 28), "progan": (1, 28, 28),
           "stylegan-lite": (1, 28, 28)}
 

@@ -12,14 +12,29 @@ def test_metrics_table_puts_each_floor_beside_its_metric(tmp_path):
     run = create_run_dir(tmp_path, "r")
     run.config_file.write_text(json.dumps({"preset": "dcgan", "data": {"dataset": "fashion-mnist"}}))
     (run.path / "metrics.json").write_text(json.dumps({"fid": 155.12, "floor_fid": 0.7199, "recall": 0.33,
-                                                        "floor_recall": 0.85, "n": 10000, "notes": ["x"]}))
+                                                        "floor_recall": 0.85, "n": 10000, "notes": ["x"],
+                                                        "reference_size": 60000, "reference_n": 10000,
+                                                        "seconds": 30.2, "eval_seconds": 41.5, "step": 9295}))
     run.log_event("warning", step=1000, message="step 1000: sample diversity fell")
     page = build_report(run)
     assert re.search(r">FID</a></td><td>155.1</td><td>0.7199</td><td>lower</td>", page)
     assert re.search(r">recall \(k=3\)</a></td><td>0.33</td><td>0.85</td><td>higher</td>", page)
-    assert re.search(r"<td>n</td><td>10000</td><td></td>", page)  # a count, not 1e+04
+    # how it was measured is the provenance line, not rows of the metric table
+    assert not re.search(r"<td>(n|reference_size|reference_n|seconds|eval_seconds|step)</td>", page)
+    assert "evaluated at step 9295 in 41.5 s" in page
     assert "<td>floor_fid</td>" not in page  # floors are a column, not rows of their own
     assert "step 1000: step 1000" not in page and "step 1000: sample diversity fell" in page
+
+
+def test_the_header_step_is_the_runs_last_step_not_its_last_row(tmp_path):
+    # rows every 50 steps; the budget ran out (and the checkpoint was saved) at step 6926
+    run = create_run_dir(tmp_path, "r")
+    run.config_file.write_text(json.dumps({"preset": "dcgan", "data": {"dataset": "fashion-mnist"}}))
+    run.stats_file.write_text(json.dumps({"step": 6900, "epoch": 22.1, "time": 718.6, "img_per_s": 492.5}) + "\n")
+    run.log_event("budget_spent", step=6926, seconds=721.0)
+    (run.path / "metrics.json").write_text(json.dumps({"fid": 61.5, "n": 10000, "step": 6926}))
+    page = build_report(run)
+    assert " · 6926 steps · " in page and "evaluated at step 6926" in page
 
 
 def test_evaluation_names_n_the_reference_and_the_evaluator_sha256(tmp_path):

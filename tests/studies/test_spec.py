@@ -78,6 +78,9 @@ def test_tpe_plans_nothing_up_front_but_checks_the_range_ends():
     ({"search": "random"}, "needs trials >= 1"),
     ({"repeats": 0}, "repeats and eval_n must be >= 1"),
     ({"seeds": 3}, "unknown keys ['seeds']"),
+    ({"base": {"model": {"name": "dcgan"}}}, "a preset or a [base] table, not both"),
+    ({"base": "dcgan"}, "base = 'dcgan' should be a table of config sections"),
+    ({"full": {"base": {"model": {"name": "dcgan"}}}}, "[base] belongs at the top"),
 ])
 def test_mistakes_in_a_study_file_are_named(change, fragment):
     d = {"preset": "dcgan", "axes": {"loss.name": ["ns", "hinge"]}}
@@ -93,6 +96,18 @@ def test_user_overrides_apply_to_every_trial_but_may_not_fix_an_axis():
     assert study.config(study.settings()[1]).data.limit == 128
     with pytest.raises(GankitError, match="the study varies this key"):
         parse_study(d, "s", "s", sets=["loss.name=hinge"])
+
+
+def test_a_base_table_starts_from_the_dataclass_defaults_not_a_preset():
+    d = {"base": {"model": {"name": "dcgan", "d_width": 48}, "train": {"batch_size": 16}},
+         "axes": {"loss.name": ["ns", "hinge"]}}
+    study = parse_study(d, "s", "study s")
+    cfg = study.config(study.settings()[0])
+    assert (cfg.model.d_width, cfg.train.batch_size, cfg.loss.name) == (48, 16, "ns")
+    assert cfg.train.ema is False and cfg.model.conditional is False  # the dataclass's, not the default preset's
+    assert study.to_dict()["base"] == d["base"] and study.preset == "" and cfg.preset == "study s"
+    with pytest.raises(GankitError, match=r"study s \[base\]: unknown section \[modle\]"):
+        parse_study({"base": {"modle": {"name": "dcgan"}}, "axes": {"loss.name": ["ns"]}}, "s", "study s").config({"loss.name": "ns"})
 
 
 def test_full_replaces_the_quick_budget():
@@ -113,7 +128,8 @@ def test_built_in_studies_are_the_seed_projects_experiments():
     assert set(builtin_names()) >= {"mnist-losses", "fashion-ablations", "fashion-lrs", "catdog-budget"}
     mnist = load_study("mnist-losses")
     assert len(mnist.settings()) == 3 * 2 * 2 * 2  # loss x lr x optimiser x net
-    assert {p["loss.name"] for p in mnist.settings()} == {"bce", "ns", "hinge"}
+    # the study's own loss axis: BCELoss on a sigmoid D, BCEWithLogitsLoss, hinge
+    assert {p["loss.name"] for p in mnist.settings()} == {"ns-sigmoid", "ns", "hinge"}
     ablations = load_study("fashion-ablations")
     names = [p["ablation"] for p in ablations.settings()]
     assert names[0] == "baseline" and len(names) == 6 and ablations.repeats >= 2

@@ -90,6 +90,7 @@ def test_two_local_workers_share_the_trials_and_never_run_one_twice(fashion, tmp
     assert (out / "report.html").is_file() and (out / "summary.md").is_file()
 
 
+@pytest.mark.slow  # 10-40 s: `make test-slow` (the default suite stays under 10 minutes)
 def test_a_killed_worker_s_trial_resumes_from_its_checkpoint(fashion, tmp_path):
     # long enough trials (6 epochs, a checkpoint per epoch) to kill one midway
     file = write_study_file(tmp_path / "kill.toml", '"loss.name" = ["ns", "hinge"]', **{"train.epochs": 8})
@@ -184,6 +185,7 @@ def test_report_tells_a_run_directory_from_a_study_directory(finished_study, tmp
         load_results(trial)
 
 
+@pytest.mark.slow  # 10-40 s: `make test-slow` (the default suite stays under 10 minutes)
 def test_ctrl_c_saves_the_trial_and_puts_it_back_in_the_queue(fashion, tmp_path):
     import optuna
 

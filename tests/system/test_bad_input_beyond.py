@@ -133,7 +133,7 @@ def test_non_square_images_are_refused_before_the_run_directory(tmp_path, capsys
     ("set = [1, 2]", "set = [1, 2] should be a table of config keys"),
     ("axes = [1]", "axes = [1] should be a table of axes"),
     ("full = 1", "full = 1 should be a table ([full])"),
-    ("repet = 2", "unknown keys ['repet'] (did you mean repeats?); a study file has ['axes', 'description', "
+    ("repet = 2", "unknown keys ['repet'] (did you mean repeats?); a study file has ['axes', 'base', 'description', "
                   "'eval_n', 'full', 'metric', 'preset', 'repeats', 'search', 'seed', 'set', 'trials']"),
     ('[axes.x]\nkeys = []\nvalues = [1]', "axis 'x': keys must be a non-empty list of config keys"),
 ])

@@ -23,22 +23,22 @@ def close(t: torch.Tensor, expected: float) -> None:
 
 
 def test_registry_flags():
-    assert set(LOSSES) == {"bce", "ns", "hinge", "wgan", "wgan-gp", "lsgan"}
-    assert {k for k, v in LOSSES.items() if v.uses_targets} == {"bce", "ns", "lsgan"}
+    assert set(LOSSES) == {"bce", "ns", "ns-sigmoid", "hinge", "wgan", "wgan-gp", "lsgan"}
+    assert {k for k, v in LOSSES.items() if v.uses_targets} == {"bce", "ns", "ns-sigmoid", "lsgan"}
     assert LOSSES["lsgan"].threshold == 0.5
-    assert all(LOSSES[k].threshold == 0.0 for k in ("bce", "ns", "hinge", "wgan-gp"))
+    assert all(LOSSES[k].threshold == 0.0 for k in ("bce", "ns", "ns-sigmoid", "hinge", "wgan-gp"))
     assert all(v.description for v in LOSSES.values())
     assert LOSSES["wgan"].clip == 0.01 and all(v.clip is None for k, v in LOSSES.items() if k != "wgan")
 
 
-@pytest.mark.parametrize("name", ["bce", "ns"])
+@pytest.mark.parametrize("name", ["bce", "ns", "ns-sigmoid"])
 def test_bce_d_hard_targets(name):
     # real target 1: -log sigmoid(l) = softplus(-l); fake target 0: -log(1 - sigmoid(l)) = softplus(l)
     expected = (sp(-2.0) + sp(1.0)) / 2 + (sp(-2.0) + sp(0.5)) / 2
     close(LOSSES[name].d_loss(REAL, FAKE, 1.0, 0.0), expected)
 
 
-@pytest.mark.parametrize("name", ["bce", "ns"])
+@pytest.mark.parametrize("name", ["bce", "ns", "ns-sigmoid"])
 def test_bce_d_soft_targets(name):
     # target t: t*softplus(-l) + (1-t)*softplus(l)
     def bce(l, t):
@@ -80,6 +80,34 @@ def test_ns_does_not_saturate_where_minimax_does():
         l = torch.tensor([-5.0], requires_grad=True)
         LOSSES[name].g_loss(l).backward()
         assert l.grad.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_ns_sigmoid_is_sigmoid_then_bceloss_with_its_clamp():
+    # nn.Sigmoid() + nn.BCELoss() as the MNIST study's D and loss: equal to the fused ns loss
+    # for moderate logits ...
+    bceloss, sig = torch.nn.BCELoss(), torch.nn.Sigmoid()
+    real, fake = torch.tensor([3.0, -1.0]), torch.tensor([-2.0, 0.5])
+    expected = bceloss(sig(real), torch.ones(2)) + bceloss(sig(fake), torch.zeros(2))
+    close(LOSSES["ns-sigmoid"].d_loss(real, fake), expected.item())
+    close(LOSSES["ns-sigmoid"].g_loss(fake), bceloss(sig(fake), torch.ones(2)).item())
+    close(LOSSES["ns-sigmoid"].d_loss(real, fake), LOSSES["ns"].d_loss(real, fake).item())
+    # ... but where D is confident the probability is exactly 0 in float32: BCELoss clamps the
+    # log at -100 and G gets no gradient, where BCEWithLogitsLoss's G still learns
+    for name, has_gradient in (("ns-sigmoid", False), ("ns", True)):
+        fake = torch.tensor([-120.0], requires_grad=True)
+        g = LOSSES[name].g_loss(fake)
+        g.backward()
+        assert (fake.grad.abs().item() > 0.5) is has_gradient, name
+        if name == "ns-sigmoid":
+            assert g.item() == pytest.approx(100.0)  # the clamp: -log(0) read as 100
+            assert g.item() == pytest.approx(bceloss(sig(fake.detach()), torch.ones(1)).item())
+
+
+def test_ns_sigmoid_under_bf16_autocast_is_computed_in_float32():
+    logits = torch.tensor([1.0, -2.0], dtype=torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = LOSSES["ns-sigmoid"].d_loss(logits, logits)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
 
 
 def test_hinge():

@@ -1,3 +1,5 @@
+import pytest
+
 """ProGAN through the loop on real Fashion-MNIST: the stats rows follow the growth schedule
 (resolution up, alpha 0 -> 1 in each fade), the report shows it, and everything that
 rebuilds G from the run (load_run, generate, export) samples at the stage training reached."""
@@ -55,6 +57,7 @@ def test_progan_grows_through_the_loop_and_samples_at_its_last_stage(tmp_path, f
     assert json.loads((run.path / "config.json").read_text())["model"]["grow_steps"] == 4
 
 
+@pytest.mark.slow  # 10-40 s: `make test-slow` (the default suite stays under 10 minutes)
 def test_progan_trains_under_torchrun(tmp_path, fashion_dir):
     # each stage leaves the other stages' layers without gradients: DDP must be told to look
     # for unused parameters (distributed.wrap), or the second step fails

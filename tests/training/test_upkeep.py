@@ -63,6 +63,7 @@ def _train_args(out: Path, name: str, data_dir) -> list[str]:
             *[x for s in KILL_SETS for x in ("--set", s)]]
 
 
+@pytest.mark.slow  # 10-40 s: `make test-slow` (the default suite stays under 10 minutes)
 def test_sigkill_between_checkpoints_loses_at_most_n_steps_and_resumes_bit_identically(tmp_path, fashion_dir):
     reference = _gankit(*_train_args(tmp_path / "ref", "whole", fashion_dir))
     target = random.choice([s for s in range(7, 45) if s % 5])  # not right after a checkpoint

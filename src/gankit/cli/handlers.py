@@ -55,8 +55,26 @@ def cmd_train(a: argparse.Namespace) -> int:
     if dist.main:
         state = "interrupted, saved" if summary["interrupted"] else "done"
         print(f"{state}: {summary['step']} steps in {summary['seconds']} s ({summary['img_per_s']} img/s)")
+        if not summary["interrupted"]:
+            final_evaluation(run, cfg.train.final_eval_n, a.data_dir)
         print(f"samples: {run.samples}  report: {run.report_file}")
     return 130 if summary["interrupted"] else 0
+
+
+def final_evaluation(run, n: int, data_dir: str | None) -> None:
+    """A run that ends (finished, budget spent, early stop) is scored at train.final_eval_n and
+    says how good it is in three lines.  GANKIT_FINAL_EVAL=off skips it (the test suite's many
+    tiny runs; scripts that evaluate on their own)."""
+    import os
+
+    from gankit.commands.evaluate import final_evaluation as score
+    from gankit.commands.evaluate import summary_lines
+
+    if not n or os.environ.get("GANKIT_FINAL_EVAL", "").lower() == "off":
+        return
+    metrics, why = score(str(run.path), n, data_dir)
+    for line in summary_lines(metrics) if metrics else [why]:
+        print(line)
 
 
 SEED_MAX = 2**63 - 1  # torch's generators take a signed 64-bit seed
@@ -157,7 +175,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 
     writable_dir(a.out, "--out")
 
-    print(export_run(a.run, a.out, a.checkpoint))
+    print(export_run(a.run, a.out, a.checkpoint, a.format))
     return 0
 
 

@@ -82,9 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--privacy", action="store_true", help="instead of FID etc.: nearest-training-image distances "
                    "of n samples vs the test split's, the memorisation rate and the closest pairs")
 
-    p = sub.add_parser("export", help="write the generator alone (safetensors + config.json) for inference")
+    p = sub.add_parser("export", help="write the generator alone (safetensors or ONNX + config.json) for inference")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
+    p.add_argument("--format", default="safetensors", metavar="FORMAT",
+                   help="safetensors (gankit and PyTorch load it) or onnx (a graph onnxruntime runs anywhere)")
     p.add_argument("--checkpoint", help="a checkpoint file other than the run's last one")
 
     p = sub.add_parser("sweep", help="run a study: a grid, random or TPE search over config keys, K seeds each")

@@ -22,17 +22,20 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 from gankit.config import Config
 from gankit.data import ImageData, load_dataset
 from gankit.data.cache import check_cache
-from gankit.errors import GankitError
+from gankit.errors import GankitError, GankitWarning
 from gankit.metrics.evaluate import reference_data
 from gankit.metrics.evaluator_folder import evaluator_or_make
 from gankit.models import check_buildable, resolve_conditional
 from gankit.runs.layout import RunDir, create_run_dir, run_dir_at
 from gankit.runs.load import check_resumable
+from gankit.runs.tracking import check_reachable
+from gankit.runs.tracking import sync as sync_tracker
 from gankit.runtime.device import pick_device
 from gankit.runtime.distributed import Dist, broadcast
 from gankit.runtime.precision import check_amp
@@ -83,6 +86,8 @@ def start_run(cfg: Config, *, out: str | Path = "runs", name: str | None = None,
     writable_dir(at if at is not None else out, "--resume" if existing else "--out")
     check_name(slug(name or cfg.preset))
     check_cache()
+    if dist.main:
+        check_tracker(cfg)
     cfg, data = prepare(cfg, data_dir, data, existing, dist)
     if dist.main:
         make_evaluator(cfg, data, data_dir)
@@ -103,12 +108,28 @@ def start_run(cfg: Config, *, out: str | Path = "runs", name: str | None = None,
     if dist.main and announce:
         print(f"run directory: {run.path}" + (f" ({dist.world} processes)" if dist.active else ""), file=sys.stderr)
     try:
-        return run, train(cfg, run, data_dir=data_dir, resume=resume, data=data, dist=dist)
+        summary = train(cfg, run, data_dir=data_dir, resume=resume, data=data, dist=dist)
+        if dist.main:
+            sync_tracker(run, cfg, final=True)  # the artifacts; `gankit evaluate` sends its metrics after
+        return run, summary
     except Exception as e:  # a bug, not bad input: its traceback is kept beside the run
         if not isinstance(e, (GankitError, OSError)) and dist.main:
             run.error_log.write_text(traceback.format_exc())
             e.gankit_log = str(run.error_log)
         raise
+
+
+def check_tracker(cfg: Config) -> None:
+    """train.track: the tracking server answers, or the run is refused before its directory
+    exists (train.track_required, the default) or goes on with one warning."""
+    why = check_reachable(cfg)
+    if why is None:
+        return
+    if cfg.train.track_required:
+        raise GankitError(f"{why}; start it, fix train.track_uri, or set train.track_required=false to train "
+                          "without it (nothing was written)")
+    warnings.warn(GankitWarning(f"{why}; training anyway (train.track_required=false): the run directory keeps "
+                                "everything, and a later sync sends it"), stacklevel=2)
 
 
 def _changed(run: RunDir, cfg: Config) -> bool:

@@ -76,7 +76,7 @@ RANGES: dict[str, Range] = {
     "train.ema_start": Range(0, None), "train.log_every": Range(1, None), "train.sample_every": Range(1, None),
     "train.checkpoint_every": Range(1, None), "train.checkpoint_every_steps": Range(0, None),
     "train.checkpoint_every_minutes": Range(0, None), "train.eval_every": Range(0, None),
-    "train.eval_n": Range(1, 10**6), "train.early_stop_patience": Range(0, None), "train.collapse_patience": Range(1, None),
+    "train.eval_n": Range(1, 10**6), "train.final_eval_n": Range(0, 10**6), "train.early_stop_patience": Range(0, None), "train.collapse_patience": Range(1, None),
     "train.rollback_lr_factor": Range(0, 1, low_open=True), "train.max_rollbacks": Range(0, 1000),
     "train.max_steps": Range(0, None), "train.grid_size": Range(1, 1024),
     "train.ada_target": Range(0, 1, True, True), "train.ada_kimg": Range(0, None, low_open=True),
@@ -217,6 +217,7 @@ def _train(cfg: Config) -> None:
     one_of("train.on_divergence", t.on_divergence, ("stop", "rollback"))
     one_of("train.on_collapse", t.on_collapse, ("warn", "rollback"))
     one_of("train.eval_evaluator", t.eval_evaluator, ("auto", "ssl", "none"))
+    one_of("train.track", t.track, ("none", "mlflow"))  # runs/tracking.TRACKERS (validate stays torch- and mlflow-free)
     if t.checkpoint_every_steps < 0 or t.checkpoint_every_minutes < 0:
         bad("train.checkpoint_every_steps and train.checkpoint_every_minutes must be >= 0 (0 = off)")
     if t.early_stop_patience < 0 or t.max_rollbacks < 0 or t.collapse_patience < 1:

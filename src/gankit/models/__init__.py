@@ -15,20 +15,22 @@ from torch import nn
 
 from gankit.config import ModelConfig
 from gankit.errors import GankitError
-from gankit.models import evaluator_d, freeze, progan, stylegan_lite
+from gankit.models import dcgan, evaluator_d, freeze, progan, resnet, stylegan_lite
 from gankit.models.dcgan import build_dcgan
 from gankit.models.evaluator_d import EvaluatorD
 from gankit.models.freeze import freeze_d
 from gankit.models.progan import build_progan
+from gankit.models.resnet import build_resnet
 from gankit.models.stylegan_lite import build_stylegan_lite
 from gankit.models.tutorial_nets import TUTORIAL_MODELS
 
 Builder = Callable[[ModelConfig, tuple[int, int, int], int], tuple[nn.Module, nn.Module]]
 
-MODELS: dict[str, Builder] = {"dcgan": build_dcgan, "progan": build_progan,
+MODELS: dict[str, Builder] = {"dcgan": build_dcgan, "resnet": build_resnet, "progan": build_progan,
                               "stylegan-lite": build_stylegan_lite, **TUTORIAL_MODELS}
 # each model's own config rules beside its builder (shape rules: the builder raises them)
-MODEL_CHECKS: dict[str, Callable[[ModelConfig], str | None]] = {"progan": progan.check,
+MODEL_CHECKS: dict[str, Callable[[ModelConfig], str | None]] = {"dcgan": dcgan.check, "progan": progan.check,
+                                                                 "resnet": resnet.check,
                                                                  "stylegan-lite": stylegan_lite.check}
 
 
@@ -36,6 +38,9 @@ def check_model(cfg: ModelConfig) -> str | None:
     """The first problem of a model config (the model's, then the evaluator D's and FreezeD's own
     rules), as a sentence; None when there is none.  launch/validate.py keeps the rules that
     read other sections."""
+    if cfg.g_cbn and cfg.name != "dcgan":  # resnet's conditional G is always this; the others have no BN tables
+        return (f"model.g_cbn applies to model.name=dcgan; {cfg.name}'s G "
+                f"{'always uses conditional batch norm when conditional' if cfg.name == 'resnet' else 'has no such option'}")
     for check in (MODEL_CHECKS.get(cfg.name), evaluator_d.check if cfg.d_init == "evaluator" else None,
                   freeze.check):
         problem = check(cfg) if check else None

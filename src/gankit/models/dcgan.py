@@ -3,8 +3,9 @@
 The generator starts from a dense projection to an s0 x s0 feature map (s0 = 7 for 28x28,
 4 for 32x32 and 64x64) and doubles the resolution with stride-2 transposed convolutions;
 the discriminator mirrors it with stride-2 convolutions and ends in a linear logit.
-Conditional models embed the label into G's input and use a projection discriminator
-(Miyato & Koyama 2018): logit = w·h + embed(y)·h.
+Conditional models embed the label into G's input (or, with model.g_cbn, give each class its
+own batch-norm gain and bias in every G layer) and use a projection discriminator (Miyato &
+Koyama 2018): logit = w·h + embed(y)·h.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from torch import nn
 from gankit.config import ModelConfig
 from gankit.errors import GankitError
 from gankit.models.layers import (
+    CondBatchNorm2d,
+    CondSequential,
     Dropout,
     MinibatchDiscrimination,
     MinibatchStd,
@@ -53,11 +56,16 @@ class Generator(nn.Module):
         self.z_dim, self.num_classes, self.conditional, self.s0 = cfg.z_dim, num_classes, cfg.conditional, s0
         ch = cfg.g_width * 2 ** (n - 1)
         self.ch0 = ch
-        self.embed = nn.Embedding(num_classes, cfg.z_dim) if cfg.conditional else None
+        self.cbn = bool(cfg.conditional) and cfg.g_cbn  # the label enters through every BN, not beside z
+        self.embed = nn.Embedding(num_classes, cfg.z_dim) if cfg.conditional and not self.cbn else None
         in_dim = cfg.z_dim * (2 if self.embed is not None else 1)
+
+        def norm(channels: int) -> nn.Module:
+            return CondBatchNorm2d(channels, num_classes) if self.cbn else norm2d(cfg.g_norm, channels)
+
         # the projection has no bias when a norm follows: BN would cancel it
         self.fc = nn.Linear(in_dim, ch * s0 * s0, bias=cfg.g_norm == "none")
-        self.fc_post = nn.Sequential(norm2d(cfg.g_norm, ch), activation(cfg.g_act, cfg.leaky_slope))
+        self.fc_post = CondSequential(norm(ch), activation(cfg.g_act, cfg.leaky_slope))
         blocks: list[nn.Module] = []
         for i in range(n):
             last = i == n - 1
@@ -66,17 +74,18 @@ class Generator(nn.Module):
             if last:
                 blocks.append(activation(cfg.out_act, cfg.leaky_slope))
             else:
-                blocks += [norm2d(cfg.g_norm, out), activation(cfg.g_act, cfg.leaky_slope)]
+                blocks += [norm(out), activation(cfg.g_act, cfg.leaky_slope)]
             ch = out
-        self.blocks = nn.Sequential(*blocks)
+        self.blocks = CondSequential(*blocks)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.conditional and y is None:
+            raise ValueError("conditional generator needs labels y")
         if self.embed is not None:
-            if y is None:
-                raise ValueError("conditional generator needs labels y")
             z = torch.cat([z, self.embed(y)], dim=1)
         x = self.fc(z).view(z.shape[0], self.ch0, self.s0, self.s0)
-        return self.blocks(self.fc_post(x))
+        y = y if self.cbn else None
+        return self.blocks(self.fc_post(x, y), y)
 
 
 class Discriminator(nn.Module):
@@ -122,9 +131,16 @@ def _init(m: nn.Module) -> None:
         nn.init.normal_(m.weight, 0.0, 0.02)
         if m.bias is not None:
             nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.BatchNorm2d):
+    elif isinstance(m, nn.BatchNorm2d) and m.affine:  # (conditional BN keeps its tables at 1 and 0)
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
+
+
+def check(cfg: ModelConfig) -> str | None:
+    """dcgan's own rules (MODEL_CHECKS)."""
+    if cfg.g_cbn and cfg.g_norm != "batch":
+        return "model.g_cbn makes G's batch norms conditional; it needs model.g_norm=batch"
+    return None
 
 
 def build_dcgan(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:

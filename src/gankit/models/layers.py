@@ -6,6 +6,9 @@ MinibatchDiscrimination    Salimans et al. 2016: lets D see how similar a sample
 MinibatchStd               Karras et al. 2018 (ProGAN): the same idea with no parameters,
                            the average standard deviation of features across a group
 activation / norm2d        name -> module for model.*_act and model.*_norm
+CondBatchNorm2d / CondSequential
+                           conditional batch norm (de Vries et al. 2017): a BN gain and bias per
+                           class, and a Sequential that hands the labels to it
 Dropout                    nn.Dropout's maths with a cheaper mask (see the class)
 EqualizedConv2d / EqualizedLinear
                            Karras et al. 2018: equalised learning rate, weights stored
@@ -130,6 +133,36 @@ def norm2d(kind: str, channels: int) -> nn.Module:
     if kind == "none":
         return nn.Identity()
     raise GankitError(f"unknown normalisation {kind!r}; choose batch or none")
+
+
+class CondBatchNorm2d(nn.Module):
+    """BatchNorm2d whose gain and bias are looked up by class when `num_classes` > 0 (conditional
+    BN); a plain affine BatchNorm2d otherwise."""
+
+    def __init__(self, channels: int, num_classes: int = 0):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=num_classes == 0)
+        self.gain = nn.Embedding(num_classes, channels) if num_classes else None
+        self.bias = nn.Embedding(num_classes, channels) if num_classes else None
+        if self.gain is not None:
+            nn.init.ones_(self.gain.weight)  # every class starts as plain BN
+            nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: Tensor, y: Tensor | None) -> Tensor:
+        x = self.bn(x)
+        if self.gain is None:
+            return x
+        return x * self.gain(y)[:, :, None, None] + self.bias(y)[:, :, None, None]
+
+
+class CondSequential(nn.Sequential):
+    """nn.Sequential (same children, same state_dict keys) whose forward hands the labels `y` to
+    its CondBatchNorm2d layers."""
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:  # type: ignore[override]
+        for m in self:
+            x = m(x, y) if isinstance(m, CondBatchNorm2d) else m(x)
+        return x
 
 
 class EqualizedConv2d(nn.Module):

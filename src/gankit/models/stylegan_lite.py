@@ -221,7 +221,7 @@ class Generator(nn.Module):
             second = torch.arange(self.num_ws, device=z.device)[None, :] >= cut[:, None]  # [N, num_ws]
             ws = torch.where(second[:, :, None], w2[:, None, :], ws)
         psi = self.truncation_psi if psi is None else psi
-        if psi != 1.0:
+        if isinstance(psi, Tensor) or psi != 1.0:  # a tensor psi (the ONNX graph's input) always applies
             avg = self._avg_rows(y, z.shape[0]).to(ws.dtype).unsqueeze(1)
             ws = avg + psi * (ws - avg)
         return ws

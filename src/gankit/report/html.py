@@ -43,6 +43,10 @@ def _config_rows(cfg: dict) -> str:
     )
 
 
+# numbers in metrics.json that say how a measurement was made, not what it measured
+_COUNTS = {"n", "reference_size", "reference_n", "seconds", "eval_seconds", "step", "classes_present"}
+
+
 def _metrics_table(metrics: dict) -> str:
     """One row per metric: its plain name (a link to its definition), the model's value beside its
     real-vs-real floor (`floor_<metric>`), which way is better, and what it means."""
@@ -55,7 +59,7 @@ def _metrics_table(metrics: dict) -> str:
     docs = _docs_url()
     rows = []
     for k, v in metrics.items():
-        if not num(v) or k.startswith("floor_"):
+        if not num(v) or k.startswith("floor_") or k in _COUNTS:  # counts belong to the provenance line
             continue
         m, anchor = describe(k)
         name = html.escape(m.label if m else k)
@@ -82,6 +86,9 @@ def _provenance(metrics: dict) -> str:
         return html.escape(str(v))
 
     parts = []
+    if "step" in metrics:
+        took = f" in {esc(metrics.get('eval_seconds', metrics.get('seconds')))} s" if "seconds" in metrics else ""
+        parts.append(f"evaluated at step {esc(metrics['step'])}{took}")
     if "reference_split" in metrics:
         parts.append(f"n={esc(metrics.get('n'))} generated samples · reference: {esc(metrics['reference_split'])} "
                      f"split ({esc(metrics.get('reference', ''))}), {esc(metrics.get('reference_size'))} images "
@@ -126,13 +133,17 @@ def build_report(run: RunDir) -> str:
     stats = run.stats()
     events = run.events()
     last = stats[-1] if stats else {}
+    # the run's step: its last row's, or later where an event (the last checkpoint's samples, a
+    # spent budget) came after the last row
+    steps = [r.get("step") for r in [last, *events]]
+    step = max([s for s in steps if isinstance(s, int) and not isinstance(s, bool)] or [0])
     grids = [e for e in events if e.get("event") == "samples" and "fixed" in e]
     warnings = [e for e in events if e.get("event") == "warning"]
     actions = [e for e in events if e.get("event") in _ACTIONS]
     title = f"gankit run {run.path.name}"
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p>preset <b>{html.escape(str(cfg.get('preset')))}</b> · dataset <b>{html.escape(cfg['data']['dataset'])}</b>"
-             f" · {_e(last.get('step', 0))} steps · epoch {_e(last.get('epoch', 0))} · {_e(last.get('time', 0))} s"
+             f" · {_e(step)} steps · epoch {_e(last.get('epoch', 0))} · {_e(last.get('time', 0))} s"
              f" · {_e(last.get('img_per_s', 0))} img/s (last interval)</p>"]
     if "resolution" in last:  # a growing model (progan): where its schedule stood at the last row
         parts.append(f"<p>resolution <b>{_e(last['resolution'])} px</b> (fade-in alpha {_e(last.get('alpha'))})</p>")

@@ -92,6 +92,10 @@ class RunDir:
         return self.path / "report.html"
 
     @property
+    def tracking_file(self) -> Path:  # train.track: the MLflow run's id and what was sent (runs/tracking.py)
+        return self.path / "tracking.json"
+
+    @property
     def error_log(self) -> Path:  # the traceback of a bug that stopped the run
         return self.path / "error.log"
 

@@ -31,6 +31,7 @@ from gankit.runs.layout import RunDir, open_run_dir
 EXPORT_FORMAT = "gankit-generator"
 EXPORT_FORMAT_VERSION = 1  # the export layout this gankit writes; it reads this one and older (no field: 0)
 WEIGHTS = "generator.safetensors"
+ONNX_WEIGHTS = "generator.onnx"  # `gankit export --format onnx`: the graph instead of the weights
 MAX_SIDE = 4096  # pixels: data.resolution's upper bound; a larger stored shape is damage, not a model
 
 
@@ -144,13 +145,14 @@ def check_resumable(run: RunDir, cfg: Config) -> None:
 
 def is_export(path: str | Path) -> bool:
     p = Path(path)
-    return (p / WEIGHTS).is_file() and (p / "config.json").is_file()
+    return ((p / WEIGHTS).is_file() or (p / ONNX_WEIGHTS).is_file()) and (p / "config.json").is_file()
 
 
 def _load_export(path: Path) -> LoadedRun:
+    onnx = not (path / WEIGHTS).is_file()  # an ONNX export holds generator.onnx instead
     try:
         meta = json.loads((path / "config.json").read_text())
-        weights = load_file(str(path / WEIGHTS))
+        weights = {} if onnx else load_file(str(path / WEIGHTS))
     except (OSError, ValueError, SafetensorError) as e:
         raise GankitError(f"{path}: not a readable gankit export ({e}); export the run again") from None
     if meta.get("format") != EXPORT_FORMAT:
@@ -172,8 +174,13 @@ def _load_export(path: Path) -> LoadedRun:
     cfg, shape, class_names = checked_fields(
         {"config": meta.get("config"), "img_shape": meta.get("img_shape"), "class_names": meta.get("class_names"),
          "step": meta.get("step"), "G": weights, "D": {}, "label_prior": prior}, path / "config.json")
-    G, _ = build_models(cfg.model, shape, num_classes(class_names))
-    load_weights(G, weights, "G", path)
+    if onnx:  # run by onnxruntime: no PyTorch model is built
+        from gankit.models.onnx_graph import OnnxGenerator
+
+        G = OnnxGenerator(path / ONNX_WEIGHTS, cfg.model.z_dim, num_classes(class_names), bool(cfg.model.conditional))
+    else:
+        G, _ = build_models(cfg.model, shape, num_classes(class_names))
+        load_weights(G, weights, "G", path)
     return LoadedRun(cfg, G.eval(), class_names, prior if prior is not None else uniform_prior(num_classes(class_names)),
                      meta["step"], str(meta.get("sampler", "G")), img_shape=shape)
 

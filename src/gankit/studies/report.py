@@ -146,6 +146,24 @@ def ranking_lines(res: StudyResults) -> list[str]:
     return lines
 
 
+def _base(st: dict) -> str:
+    if st.get("preset"):
+        return f"preset <b>{esc(st['preset'])}</b>"
+    return "base: the study's own <b>[base]</b> (study.json)"
+
+
+def _dashboard(res: StudyResults) -> str:
+    """The command that opens this study in Optuna's own dashboard (trials with their run
+    directory, setting and seed as user attributes; the metric as the objective)."""
+    storage = res.storage or ""
+    url = f"sqlite:///{(res.path / 'study.db').resolve()}" if storage.startswith("sqlite") else storage
+    if not url:
+        return ""
+    return ("<p>The same trials in Optuna's dashboard (<code>pip install optuna-dashboard</code>): "
+            f"<code>optuna-dashboard {esc(url)}</code>"
+            + (" (the password left out)" if "***" in url else "") + "</p>")
+
+
 def build_study_report(res: StudyResults) -> str:
     st = res.study
     done = [t for t in res.trials if t.value is not None]
@@ -154,12 +172,13 @@ def build_study_report(res: StudyResults) -> str:
     direction = "higher" if res.maximise else "lower"
     parts = [f"<h1>gankit study {esc(st['name'])}</h1>",
              f"<p>{esc(st.get('description', ''))}</p>",
-             f"<p>preset <b>{esc(st['preset'])}</b> · {esc(st['search'])} search · {len(res.settings)} settings × "
+             f"<p>{_base(st)} · {esc(st['search'])} search · {len(res.settings)} settings × "
              f"{esc(st['repeats'])} seed(s) · {len(done)} trials finished, {len(failed)} failed, "
              f"{len(res.trials) - len(done) - len(failed)} unfinished · ranked by <b>{esc(res.metric)}</b> "
              f"({direction} is better) at n={esc(st['eval_n'])}"
              + (f" · wall time {wall / 60:.1f} min" if wall else "") + "</p>",
              "<h2>Ranking</h2><ul>" + "".join(f"<li>{esc(line)}</li>" for line in ranking_lines(res)) + "</ul>",
+             _dashboard(res),
              "<h2>Results</h2><p>Click a column to sort. The best setting is highlighted.</p>", _table(res)]
     if failed:
         parts.append("<h2>Failed trials</h2><ul>" + "".join(

@@ -67,6 +67,7 @@ class StudyResults:
     study: dict[str, Any]  # as written in study.json
     trials: list[TrialResult]
     settings: list[Setting]  # best first; settings without a finished trial last
+    storage: str = ""  # as study.json records it: "sqlite (study.db)" or the (redacted) URL
 
     @property
     def metric(self) -> str:
@@ -98,14 +99,15 @@ def load_results(study_dir: str | Path) -> StudyResults:
     if not is_study_dir(root):
         hint = " (it is a run directory: use `gankit report RUN`)" if RunDir(root).config_file.is_file() else ""
         raise GankitError(f"{study_dir}: not a study directory (no {StudyDir(root).study_file.name}){hint}")
-    study = read_object(StudyDir(root).study_file, STUDY_FIX).get("study")
+    recorded = read_object(StudyDir(root).study_file, STUDY_FIX)
+    study = recorded.get("study")
     if not isinstance(study, dict):
         raise GankitError(f"{StudyDir(root).study_file}: has no study in it; {STUDY_FIX}")
     trials = [_trial(p) for p in sorted(StudyDir(root).trials.glob("*")) if p.is_dir()]
     by_label: dict[str, Setting] = {}
     for t in trials:
         by_label.setdefault(t.label, Setting(t.label, t.params)).trials.append(t)
-    res = StudyResults(root, study, trials, [])
+    res = StudyResults(root, study, trials, [], str(recorded.get("storage") or ""))
     sign = -1.0 if res.maximise else 1.0
     res.settings = sorted(by_label.values(), key=lambda s: (s.mean is None, sign * (s.mean or 0.0)))
     return res

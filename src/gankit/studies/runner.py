@@ -133,6 +133,7 @@ def open_study(db: StudyDB, study: Study, wait_s: float = 120.0):
             for params in study.settings():
                 for r in range(study.repeats):
                     ost.enqueue_trial(params, user_attrs={"repeat": r})
+            ost.set_metric_names([study.metric])  # optuna-dashboard labels the objective with it
             ost.set_user_attr("spec", spec)
             ost.set_user_attr("planned", len(study.settings()) * study.repeats)
             return ost
@@ -254,7 +255,8 @@ def work(db: StudyDB, ost, study: Study, run_trial: Callable[[Claimed], dict], o
         with heartbeat(db, claimed.trial):
             record = run_trial(claimed)
         with db.lock():
-            for k in ("run", "seed", "seconds", "error"):
+            # what optuna-dashboard shows beside each trial: its run directory, setting, seed
+            for k in ("run", "run_dir", "seed", "seconds", "step", "error"):
                 if k in record:
                     claimed.trial.set_user_attr(k, record[k])
             if record.get("interrupted"):

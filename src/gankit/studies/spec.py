@@ -3,7 +3,9 @@
 Study files are TOML; the built-in ones live in gankit/studies/builtin/:
 
     description = "one line"
-    preset = "dcgan"          # the base config ...
+    preset = "dcgan"          # the base config: a preset, or (never both) a [base] table
+    [base.model]              # ... spelled out, so a change of the preset cannot change the study
+    name = "dcgan"            # (every built-in study spells its base out: tests/studies/snapshots/)
     search = "grid"           # grid | random | tpe
     trials = 0                # random / tpe: how many settings (grid: all of them)
     repeats = 3               # seeds per setting: train.seed = the config's seed + repeat
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gankit.config import Config, field_types, parse_set, set_value
+from gankit.config import Config, apply_dict, field_types, parse_set, set_value
 from gankit.errors import GankitError, did_you_mean
 from gankit.launch.catalog import builtin_names, builtin_text
 from gankit.launch.presets import load_preset, read_toml, validate
@@ -45,7 +47,8 @@ SEARCHES = ("grid", "random", "tpe")
 # metrics of `gankit evaluate` a study can rank by, and whether higher is better
 METRICS = {"fid": False, "kid_mean": False, "nn_dist_mean": True, "cs": True, "precision": True,
            "recall": True, "density": True, "coverage": True, "classes_covered": True}
-_TOP_KEYS = {"description", "preset", "search", "trials", "repeats", "metric", "eval_n", "seed", "set", "axes", "full"}
+_TOP_KEYS = {"description", "preset", "base", "search", "trials", "repeats", "metric", "eval_n", "seed", "set", "axes",
+             "full"}
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class Study:
     name: str
     description: str = ""
     preset: str = "dcgan"
+    base: dict[str, Any] = field(default_factory=dict)  # the config's sections spelled out (instead of a preset)
     search: str = "grid"
     trials: int = 0
     repeats: int = 1
@@ -109,7 +113,7 @@ class Study:
         return METRICS[self.metric]
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in ("name", "description", "preset", "search", "trials", "repeats",
+        d = {k: getattr(self, k) for k in ("name", "description", "preset", "base", "search", "trials", "repeats",
                                              "metric", "eval_n", "seed", "sets", "full")}
         d["axes"] = [{"name": a.name, "keys": list(a.keys), "values": list(a.values), "variants": a.variants,
                       "low": a.low, "high": a.high, "log": a.log} for a in self.axes]
@@ -134,8 +138,12 @@ class Study:
         return " · ".join(a.label(params[a.name]) for a in self.axes) or "base"
 
     def config(self, params: dict[str, Any], repeat: int = 0) -> Config:
-        """The validated config of one trial: preset, study overrides, the setting, the seed."""
-        cfg = load_preset(self.preset)
+        """The validated config of one trial: preset (or [base]), study overrides, the setting, the seed."""
+        if self.base:  # the dataclass defaults, then the study's own base: no preset in between
+            cfg = apply_dict(Config(), self.base, f"study {self.name} [base]")
+            cfg.preset = f"study {self.name}"
+        else:
+            cfg = load_preset(self.preset)
         for key, value in self.sets.items():
             set_value(cfg, key, value)
         for a in self.axes:
@@ -216,7 +224,7 @@ def _axis_keys(name: str, spec: dict[str, Any], where: str) -> tuple[str, ...]:
 
 # the type of each top-level key of a study file (TOML gives ints, floats, strings, tables)
 _TYPES: dict[str, tuple[type, str]] = {
-    "description": (str, "a string"), "preset": (str, "a preset name"), "search": (str, "grid, random or tpe"),
+    "description": (str, "a string"), "preset": (str, "a preset name"), "base": (dict, "a table of config sections"), "search": (str, "grid, random or tpe"),
     "trials": (int, "an integer"), "repeats": (int, "an integer"), "metric": (str, "a metric name"),
     "eval_n": (int, "an integer"), "seed": (int, "an integer"), "set": (dict, "a table of config keys"),
     "axes": (dict, "a table of axes"), "full": (dict, "a table ([full])"),
@@ -237,6 +245,10 @@ def _check_types(d: dict[str, Any], where: str) -> None:
 def parse_study(d: dict[str, Any], name: str, where: str, full: bool = False, sets: list[str] | None = None) -> Study:
     """A Study from a parsed study file, with `--full` and the user's `--set` applied."""
     _check_types(d, where)
+    if "base" in d and "preset" in d:
+        raise GankitError(f"{where}: give a preset or a [base] table, not both ([base] spells the preset out)")
+    if "base" in d.get("full", {}):
+        raise GankitError(f"{where} [full]: [base] belongs at the top; [full.set] changes keys of it")
     if "full" in d.get("full", {}):
         raise GankitError(f"{where} [full]: a [full] table cannot hold another")
     _check_types(d.get("full", {}), f"{where} [full]")
@@ -246,6 +258,8 @@ def parse_study(d: dict[str, Any], name: str, where: str, full: bool = False, se
     if full:
         study_sets.update(full_part.get("set", {}))
         d.update({k: v for k, v in full_part.items() if k != "set"})
+    if "base" in d:
+        d["preset"] = ""  # the base is the study's own, from no preset
     axes = tuple(_axis(n, s, where) for n, s in d.pop("axes", {}).items())
     user = dict(parse_set(s) for s in sets or [])
     clash = sorted(set(user) & {k for a in axes for k in a.keys})

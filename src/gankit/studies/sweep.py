@@ -55,6 +55,8 @@ class TrialRunner:
         s = self.study
         cfg = s.config(claimed.params, claimed.repeat)
         cfg.train.progress = False  # the study shows its own progress
+        if cfg.train.track != "none" and not cfg.train.track_experiment:  # one MLflow experiment per study
+            cfg.train.track_experiment = s.name
         if self.threads:
             cfg.train.threads = self.threads
         label = s.label(claimed.params)
@@ -62,7 +64,7 @@ class TrialRunner:
         run = RunDir(path)
         record = {"number": claimed.trial.number, "origin": claimed.origin, "label": label, "params": claimed.params,
                   "repeat": claimed.repeat, "seed": cfg.train.seed, "metric": s.metric,
-                  "run": str(path.relative_to(self.study_dir))}
+                  "run": str(path.relative_to(self.study_dir)), "run_dir": str(path.resolve())}
         resumed = run.last_checkpoint.is_file()
         with open(StudyDir(self.study_dir).executions, "a") as f:
             f.write(json.dumps({"trial": claimed.trial.number, "run": record["run"], "resumed": resumed,

@@ -22,6 +22,7 @@ from gankit.config import Config, budget_seconds
 from gankit.data import ImageData, load_dataset
 from gankit.errors import GankitError
 from gankit.runs.layout import RunDir
+from gankit.runs.tracking import rewind as rewind_tracker
 from gankit.runtime.device import pick_device
 from gankit.runtime.distributed import Dist, check_batch, place, rank_seed, shard, wrap
 from gankit.runtime.precision import autocast, backward_and_step, check_amp, compiled, simultaneous_step
@@ -172,6 +173,7 @@ def restore(state: TrainingState, run: RunDir, dist: Dist) -> None:
     lost = state.load(run.last_checkpoint)
     if dist.main:
         run.truncate_logs(state.step)  # rows written after the checkpoint belong to lost work
+        rewind_tracker(run, state.step)  # ... and MLflow gets the retrained rows again
         for tmp in stale_temps(run.checkpoints):
             tmp.unlink()
         run.log_event("resume", step=state.step, world_size=dist.world, **({"rng_not_restored": lost} if lost else {}))

@@ -5,6 +5,8 @@ Every loss takes D's raw outputs ("logits": no sigmoid applied) and returns a sc
 
   bce      Goodfellow et al. 2014, the original saturating minimax game
   ns       Goodfellow et al. 2014, the non-saturating generator loss used in practice
+  ns-sigmoid  the same game as a D ending in a sigmoid scored by torch.nn.BCELoss computes it:
+           probabilities, whose log PyTorch clamps at -100 (a confident D stops teaching)
   hinge    Lim & Ye 2017 / Miyato et al. 2018, hinge loss
   wgan     Arjovsky et al. 2017, the Wasserstein critic loss with D's weights clipped
   wgan-gp  Gulrajani et al. 2017, the Wasserstein critic loss with its gradient penalty
@@ -78,6 +80,19 @@ def _bce(logits: Tensor, target: Target) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits, _target(target, logits))
 
 
+def _bce_on_probs(logits: Tensor, target: Target) -> Tensor:
+    # what nn.Sigmoid() then nn.BCELoss() compute: the probability rounds to exactly 0 or 1 in
+    # float32 beyond |logit| ~17, where BCELoss's log clamp (-100) leaves no gradient, unlike the
+    # fused form above.  Outside autocast: BCELoss refuses half precision inputs.
+    with torch.autocast(logits.device.type, enabled=False):
+        probs = torch.sigmoid(_flat(logits).float())
+        return F.binary_cross_entropy(probs, _target(target, probs))
+
+
+def _ns_probs_g(fake: Tensor) -> Tensor:
+    return _bce_on_probs(fake, 1.0)
+
+
 def _minimax_g(fake: Tensor) -> Tensor:
     # G minimises E log(1 - sigmoid(l)) = E log sigmoid(-l) = -E softplus(l); this form
     # never takes log of a rounded-to-zero probability.
@@ -126,6 +141,11 @@ LOSSES: dict[str, Loss] = {
     "ns": Loss(
         _bce, _bce, _ns_g, True, 0.0,
         "non-saturating GAN: D = binary cross-entropy, G maximises log D(G(z))",
+    ),
+    "ns-sigmoid": Loss(
+        _bce_on_probs, _bce_on_probs, _ns_probs_g, True, 0.0,
+        "non-saturating GAN as a sigmoid-ended D with torch.nn.BCELoss computes it (probabilities, log clamped at "
+        "-100): the MNIST study's BCELoss beside ns's BCEWithLogitsLoss",
     ),
     "hinge": Loss(
         _hinge_real, _hinge_fake, _critic_g, False, 0.0,

@@ -21,6 +21,7 @@ import torch
 from gankit.config import Config
 from gankit.errors import GankitError
 from gankit.runs.layout import RunDir
+from gankit.runs.tracking import sync as sync_tracker
 from gankit.runtime.distributed import Dist, agree, rank_seed
 from gankit.training.clock import Clock
 from gankit.training.ema import Sampler
@@ -173,6 +174,8 @@ class Upkeep:
             self.checkpoint()
             self.pending_save = False
         self.log.end_epoch()
+        # tracking: the epoch's rows and events into MLflow (train.track; nothing when off)
+        sync_tracker(self.run, self.cfg)
 
     def _evaluate(self, device: torch.device) -> None:
         t, state = self.t, self.state

@@ -1,0 +1,178 @@
+"""A run directory mirrored into MLflow (`train.track=mlflow`): the tracker a team already shares.
+
+The run directory stays the record; MLflow gets a copy, kept up to date by `sync(run)`, a
+function of the run directory and a cursor in RUN/tracking.json (the MLflow run's id, the last
+stats step and the number of events sent).  The loop calls it once per epoch, `start_run`
+after training and `gankit evaluate` after writing metrics.json, so each call sends only
+what is new:
+
+    params     the resolved config (dotted keys), once
+    metrics    every stats.jsonl row's numbers at its step; metrics.json's numbers (final_*)
+    tags       the run directory's path, the preset, each event ("event.0007" = its JSON)
+    artifacts  samples/, plots/, report.html, metrics.json (replaced on each sync at an end)
+
+A sweep's trials go to one experiment named after the study.  MLflow is optional
+(`pip install gankit[mlflow]`); an unreachable tracking server refuses the run before its
+directory exists unless `train.track_required=false`, and a server that goes away mid-run costs
+a warning, never the run: the next sync sends what was missed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import urllib.request
+import warnings
+from pathlib import Path
+from typing import Any
+
+from gankit.config import Config
+from gankit.errors import GankitError, GankitWarning
+from gankit.runs.layout import RunDir, read_jsonl
+from gankit.util.atomic import atomic_write
+
+TRACKERS = ("none", "mlflow")  # train.track's choices
+DEFAULT_EXPERIMENT = "gankit"
+
+
+def local_store() -> Path:
+    """Where train.track_uri="" keeps runs: mlruns/ beside where gankit runs, an SQLite database
+    and the artifacts (MLflow 3.17 refuses its plain-folder file store unless told otherwise)."""
+    return Path.cwd() / "mlruns"
+
+
+def tracking_uri(cfg: Config) -> str:
+    """train.track_uri, or the local store's SQLite database."""
+    return cfg.train.track_uri or f"sqlite:///{local_store() / 'mlflow.db'}"
+
+
+def _client(uri: str):
+    try:
+        from mlflow.tracking import MlflowClient
+    except ImportError:
+        raise GankitError("train.track=mlflow needs MLflow: pip install 'gankit[mlflow]' (or set train.track=none)") \
+            from None
+    return MlflowClient(tracking_uri=uri)
+
+
+def check_reachable(cfg: Config) -> str | None:
+    """Why the tracking server cannot be used now (one sentence), or None.  HTTP servers are
+    asked for /health with a 5 s timeout: MLflow's own client retries for minutes."""
+    if cfg.train.track != "mlflow":
+        return None
+    _client(tracking_uri(cfg))  # the import, and its one-line error
+    return _down(tracking_uri(cfg))
+
+
+def _down(uri: str) -> str | None:
+    if uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as r:
+                r.read()
+        except OSError as e:
+            return f"train.track_uri={uri}: the MLflow server does not answer ({getattr(e, 'reason', e)})"
+    return None
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _numbers(row: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v) and k != "step"}
+
+
+def sync(run: RunDir, cfg: Config, final: bool = False) -> None:
+    """Send what the run directory has and MLflow has not; `final` also (re)sends the artifacts
+    and ends the MLflow run.  Errors become one warning: tracking never stops a run."""
+    if cfg.train.track != "mlflow":
+        return
+    try:
+        _sync(run, cfg, final)
+    except GankitError:
+        raise
+    except Exception as e:  # the server went away, a full disk on its side, ...: the run goes on
+        if run.path in _warned:  # once per run and process, not once per epoch
+            return
+        _warned.add(run.path)
+        first = (str(e).splitlines() or [type(e).__name__])[0][:160]
+        message = f"MLflow tracking ({tracking_uri(cfg)}) failed: {first}; the run goes on, its directory keeps " \
+                  "everything and a later sync (each epoch, the end, `gankit evaluate`) sends what was missed"
+        warnings.warn(GankitWarning(message), stacklevel=2)
+
+
+_warned: set[Path] = set()
+
+
+def _artifacts(uri: str) -> str | None:
+    """A new experiment's artifact folder: beside an SQLite database (MLflow's own default is
+    ./mlruns in whatever folder gankit runs from); the server's choice for a server."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///"):]).parent / "artifacts").as_uri()
+    return None
+
+
+def rewind(run: RunDir, step: int) -> None:
+    """A resume dropped the rows after `step`: send the retrained ones again from there."""
+    if run.tracking_file.is_file():
+        cursor = json.loads(run.tracking_file.read_text())
+        cursor["last_step"] = min(cursor.get("last_step", -1), step)
+        atomic_write(run.tracking_file, json.dumps(cursor) + "\n")
+
+
+def _sync(run: RunDir, cfg: Config, final: bool) -> None:
+    from mlflow.entities import Metric, Param, RunTag
+
+    if not cfg.train.track_uri:
+        local_store().mkdir(exist_ok=True)
+    uri = tracking_uri(cfg)
+    down = _down(uri)  # a 5 s question, where MLflow's client would retry for minutes
+    if down:
+        raise ConnectionError(down)
+    client = _client(uri)
+    cursor = json.loads(run.tracking_file.read_text()) if run.tracking_file.is_file() else {}
+    if "run_id" not in cursor:
+        name = cfg.train.track_experiment or DEFAULT_EXPERIMENT
+        exp = client.get_experiment_by_name(name)
+        exp_id = exp.experiment_id if exp else client.create_experiment(name, artifact_location=_artifacts(uri))
+        mrun = client.create_run(exp_id, run_name=run.path.name,
+                                 tags={"gankit.run_dir": str(run.path.resolve()), "gankit.preset": str(cfg.preset)})
+        params = [Param(k, json.dumps(v) if isinstance(v, (list, dict)) else str(v))
+                  for k, v in _flat(cfg.to_dict()).items()]
+        for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
+            client.log_batch(mrun.info.run_id, params=params[i:i + 100])
+        cursor = {"run_id": mrun.info.run_id, "last_step": -1, "events": 0}
+    run_id = cursor["run_id"]
+    now = int(time.time() * 1000)
+    rows = run.stats()
+    metrics = [Metric(k, v, now, int(row["step"])) for row in rows
+               if int(row.get("step", -1)) > cursor["last_step"] for k, v in _numbers(row).items()]
+    for i in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics per batch
+        client.log_batch(run_id, metrics=metrics[i:i + 1000])
+    cursor["last_step"] = max([cursor["last_step"]] + [int(r.get("step", -1)) for r in rows])
+    events = read_jsonl(run.events_file)
+    tags = [RunTag(f"event.{i:04d}", json.dumps(e)[:5000]) for i, e in enumerate(events) if i >= cursor["events"]]
+    if tags:
+        client.log_batch(run_id, tags=tags)
+    cursor["events"] = len(events)
+    if final:
+        if run.metrics_file.is_file():
+            step = int(run.read_metrics().get("step", cursor["last_step"]))
+            client.log_batch(run_id, metrics=[Metric(f"final_{k}", v, now, step)
+                                              for k, v in _numbers(run.read_metrics()).items()])
+        for folder in (run.samples, run.path / "plots"):
+            if folder.is_dir() and any(folder.iterdir()):
+                client.log_artifacts(run_id, str(folder), folder.name)
+        for f in (run.report_file, run.metrics_file, run.config_file):
+            if f.is_file():
+                client.log_artifact(run_id, str(f))
+        client.set_terminated(run_id)
+    atomic_write(run.tracking_file, json.dumps(cursor) + "\n")

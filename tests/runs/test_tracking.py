@@ -1,0 +1,130 @@
+"""train.track=mlflow against real MLflow: a `mlflow server` started here on 127.0.0.1 and the
+file store.  The run, its params, a metric's history by step, events as tags, artifacts and the
+final scores are read back through MLflow's own client; a sweep gives one MLflow run per trial
+under the study's experiment (tests/studies/test_sweep_tracking.py); an unreachable server refuses the run before its directory exists
+unless train.track_required=false; a resume sends the retrained rows again."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from gankit.cli import main
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+TINY = ["data.limit=64", "model.g_width=8", "model.d_width=8", "train.batch_size=32", "train.epochs=2",
+        "train.log_every=1", "train.progress=false", "train.tensorboard=false", "train.track=mlflow"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mlflow")
+    port = _free_port()
+    exe = Path(sys.executable).parent / "mlflow"
+    proc = subprocess.Popen([str(exe), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                             "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+                             "--artifacts-destination", str(root / "artifacts")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(uri + "/health", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail(f"mlflow server exited: {proc.stderr.read()[-800:]}")
+                time.sleep(0.2)
+        else:
+            pytest.fail("mlflow server did not answer within 60 s")
+        yield uri
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _train(tmp_path, fashion_dir, uri, *extra):
+    args = ["train", "--out", str(tmp_path / "runs"), "--data-dir", str(fashion_dir)]
+    for s in TINY + [f"train.track_uri={uri}", *extra]:
+        args += ["--set", s]
+    return main(args)
+
+
+def _run_dir(tmp_path):
+    return next(p for p in (tmp_path / "runs").iterdir() if p.is_dir())
+
+
+def _check_mirrored(client, run_dir: Path, experiment: str = "gankit"):
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 1
+    r = runs[0]
+    assert r.info.run_name == run_dir.name and r.info.status == "FINISHED"
+    assert r.data.tags["gankit.run_dir"] == str(run_dir.resolve())
+    assert r.data.params["train.batch_size"] == "32" and r.data.params["model.g_width"] == "8"
+    history = client.get_metric_history(r.info.run_id, "d_loss")
+    import json
+
+    rows = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    assert [m.step for m in history] == [row["step"] for row in rows]  # every row, at its step
+    assert [m.value for m in history] == pytest.approx([row["d_loss"] for row in rows])
+    events = [k for k in r.data.tags if k.startswith("event.")]
+    assert events and any("samples" in r.data.tags[k] for k in events)
+    artifacts = {a.path for a in client.list_artifacts(r.info.run_id)}
+    assert {"samples", "report.html", "config.json"} <= artifacts
+    return r
+
+
+def test_a_run_is_mirrored_into_an_mlflow_server(server, tmp_path, fashion_dir, shared_cache, capsys):
+    assert _train(tmp_path, fashion_dir, server) == 0
+    run_dir = _run_dir(tmp_path)
+    client = MlflowClient(tracking_uri=server)
+    r = _check_mirrored(client, run_dir)
+    # `gankit evaluate` sends its scores (and the new report) to the same MLflow run
+    assert main(["evaluate", str(run_dir), "--n", "200", "--data-dir", str(fashion_dir)]) == 0
+    scores = client.get_run(r.info.run_id).data.metrics
+    assert "final_fid" in scores and scores["final_fid"] > 0
+    assert "metrics.json" in {a.path for a in client.list_artifacts(r.info.run_id)}
+    capsys.readouterr()
+
+
+def test_the_local_store_by_default_and_a_resume_resends_the_retrained_rows(tmp_path, fashion_dir, capsys,
+                                                                           monkeypatch):
+    monkeypatch.chdir(tmp_path)  # train.track_uri="": ./mlruns/mlflow.db and ./mlruns/artifacts
+    args = ["train", "--out", str(tmp_path / "runs"), "--data-dir", str(fashion_dir)]
+    for s in [x for x in TINY if x != "train.epochs=2"] + ["train.epochs=1"]:
+        args += ["--set", s]
+    assert main(args) == 0
+    run_dir = _run_dir(tmp_path)
+    assert main(["train", "--resume", str(run_dir), "--epochs", "2"]) == 0
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    _check_mirrored(client, run_dir)
+    assert any((tmp_path / "mlruns" / "artifacts").rglob("report.html"))
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("required", [True, False])
+def test_an_unreachable_server_refuses_before_the_run_directory_or_warns(tmp_path, fashion_dir, capsys, required):
+    uri = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    code = _train(tmp_path, fashion_dir, uri, f"train.track_required={str(required).lower()}")
+    err = capsys.readouterr().err
+    assert f"train.track_uri={uri}: the MLflow server does not answer" in err
+    if required:
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "track_required=false" in err
+        assert not (tmp_path / "runs").exists() or not any(p.is_dir() for p in (tmp_path / "runs").iterdir())
+    else:
+        assert code == 0 and (_run_dir(tmp_path) / "checkpoints" / "last.safetensors").is_file()
