@@ -230,6 +230,18 @@ def field_types() -> dict[str, Any]:
     return out
 
 
+def dotted(cfg: Config) -> dict[str, Any]:
+    """The config as {dotted key: value}, e.g. {'train.batch_size': 32, ...} (MLflow's params,
+    the built-in studies' snapshots)."""
+    out: dict[str, Any] = {}
+    for name, value in cfg.to_dict().items():
+        if isinstance(value, dict):
+            out.update({f"{name}.{k}": v for k, v in value.items()})
+        else:
+            out[name] = value
+    return out
+
+
 def _suggest(key: str) -> str:
     import difflib
 

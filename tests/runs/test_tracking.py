@@ -6,16 +6,14 @@ unless train.track_required=false; a resume sends the retrained rows again."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from gankit.cli import main
+from tests.server_helpers import free_port, wait_until_up
 
 mlflow = pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient  # noqa: E402
@@ -24,16 +22,10 @@ TINY = ["data.limit=64", "model.g_width=8", "model.d_width=8", "train.batch_size
         "train.log_every=1", "train.progress=false", "train.tensorboard=false", "train.track=mlflow"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow")
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).parent / "mlflow"
     proc = subprocess.Popen([str(exe), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
                              "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
@@ -41,16 +33,7 @@ def server(tmp_path_factory):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     uri = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(uri + "/health", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail(f"mlflow server exited: {proc.stderr.read()[-800:]}")
-                time.sleep(0.2)
-        else:
-            pytest.fail("mlflow server did not answer within 60 s")
+        wait_until_up(uri + "/health", proc)
         yield uri
     finally:
         proc.terminate()
@@ -119,7 +102,7 @@ def test_the_local_store_by_default_and_a_resume_resends_the_retrained_rows(tmp_
 
 @pytest.mark.parametrize("required", [True, False])
 def test_an_unreachable_server_refuses_before_the_run_directory_or_warns(tmp_path, fashion_dir, capsys, required):
-    uri = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     code = _train(tmp_path, fashion_dir, uri, f"train.track_required={str(required).lower()}")
     err = capsys.readouterr().err
     assert f"train.track_uri={uri}: the MLflow server does not answer" in err

@@ -11,21 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from gankit.config import Config
+from gankit.config import Config, dotted
 from gankit.launch.catalog import builtin_names
 from gankit.studies import load_study
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def resolved(name: str, full: bool) -> dict:
@@ -34,7 +24,7 @@ def resolved(name: str, full: bool) -> dict:
     study = load_study(name, full=full)
     configs = {}
     for params in study.settings():
-        cfgs = [_flat(study.config(params, r).to_dict()) for r in range(study.repeats)]
+        cfgs = [dotted(study.config(params, r)) for r in range(study.repeats)]
         for c in cfgs:
             c.pop("description")
         configs[study.label(params)] = cfgs
@@ -56,7 +46,7 @@ def test_builtin_study_resolves_to_its_snapshot(name):
     stored = json.loads(path.read_text())
     # a key added to the config since the snapshot, at its dataclass default, changes nothing a
     # study ran (new switches default to off); any other value would
-    defaults = json.loads(json.dumps(_flat(Config().to_dict())))
+    defaults = json.loads(json.dumps(dotted(Config())))
     for budget in ("quick", "full"):
         a, b = stored[budget], json.loads(json.dumps(now[budget]))  # tuples -> lists, as stored
         for k in set(b["first"]) - set(a["first"]):

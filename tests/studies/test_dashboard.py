@@ -7,24 +7,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from gankit.studies import load_results
+from tests.server_helpers import free_port, wait_until_up
 
 pytest.importorskip("optuna_dashboard")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str):
@@ -36,22 +29,13 @@ def _get(url: str):
 def dashboard(finished_study, tmp_path):
     study_dir = tmp_path / "s"
     shutil.copytree(finished_study, study_dir)  # the shared study stays read-only
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).parent / "optuna-dashboard"
     proc = subprocess.Popen([str(exe), f"sqlite:///{study_dir / 'study.db'}", "--host", "127.0.0.1",
                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
-            try:
-                _get(base + "/api/studies")
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail(f"optuna-dashboard exited: {proc.stderr.read()[-500:]}")
-                time.sleep(0.2)
-        else:
-            pytest.fail("optuna-dashboard did not answer within 30 s")
+        wait_until_up(base + "/api/studies", proc)
         yield base, study_dir
     finally:
         proc.terminate()

@@ -25,9 +25,8 @@ import time
 import urllib.request
 import warnings
 from pathlib import Path
-from typing import Any
 
-from gankit.config import Config
+from gankit.config import Config, dotted
 from gankit.errors import GankitError, GankitWarning
 from gankit.runs.layout import RunDir, read_jsonl
 from gankit.util.atomic import atomic_write
@@ -73,16 +72,6 @@ def _down(uri: str) -> str | None:
         except OSError as e:
             return f"train.track_uri={uri}: the MLflow server does not answer ({getattr(e, 'reason', e)})"
     return None
-
-
-def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _numbers(row: dict) -> dict[str, float]:
@@ -146,7 +135,7 @@ def _sync(run: RunDir, cfg: Config, final: bool) -> None:
         mrun = client.create_run(exp_id, run_name=run.path.name,
                                  tags={"gankit.run_dir": str(run.path.resolve()), "gankit.preset": str(cfg.preset)})
         params = [Param(k, json.dumps(v) if isinstance(v, (list, dict)) else str(v))
-                  for k, v in _flat(cfg.to_dict()).items()]
+                  for k, v in dotted(cfg).items()]
         for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
             client.log_batch(mrun.info.run_id, params=params[i:i + 100])
         cursor = {"run_id": mrun.info.run_id, "last_step": -1, "events": 0}
