@@ -54,7 +54,11 @@ def cmd_train(a: argparse.Namespace) -> int:
         teardown(dist)
     if dist.main:
         state = "interrupted, saved" if summary["interrupted"] else "done"
-        print(f"{state}: {summary['step']} steps in {summary['seconds']} s ({summary['img_per_s']} img/s)")
+        if a.resume:  # the seconds are this session's, the steps the run's
+            print(f"{state}: at step {summary['step']}, this session {summary['seconds']} s "
+                  f"({summary['img_per_s']} img/s)")
+        else:
+            print(f"{state}: {summary['step']} steps in {summary['seconds']} s ({summary['img_per_s']} img/s)")
         if not summary["interrupted"]:
             final_evaluation(run, cfg.train.final_eval_n, a.data_dir)
         print(f"samples: {run.samples}  report: {run.report_file}")
