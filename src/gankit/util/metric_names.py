@@ -27,6 +27,8 @@ METRICS: dict[str, Metric] = {
                       "spread of KID over random subsets: a KID within it of 0 is real-like"),
     "cs": Metric("classifier score", "high",
                  "Inception Score formula on the domain classifier: confident and varied classes"),
+    "cs_std": Metric("classifier score (std over splits)", "", "spread of the classifier score over 10 splits of "
+                                                              "the samples"),
     "precision": Metric("precision (k=3)", "high", "share of samples that look like some real image (quality)"),
     "recall": Metric("recall (k=3)", "high", "share of real images some sample looks like (variety)"),
     "density": Metric("density (k=5)", "~1",
