@@ -70,7 +70,7 @@ def test_generate_rebuilds_the_model_from_the_checkpoint_alone(tiny_run, tmp_pat
     assert sorted(p.name for p in out.iterdir()) == ["000000.png", "000001.png", "000002.png"]
 
 
-def test_interrupt_then_resume_reaches_the_same_step_and_keeps_logs(tmp_path, fashion_dir):
+def test_interrupt_then_resume_reaches_the_same_step_and_keeps_logs(tmp_path, fashion_dir, capsys):
     cfg = build_config(sets=TINY + ["train.epochs=10"])
     run = create_run_dir(tmp_path / "runs", "resume")
     run.write_config(cfg)
@@ -88,8 +88,11 @@ def test_interrupt_then_resume_reaches_the_same_step_and_keeps_logs(tmp_path, fa
     assert 0 < stopped < total
     assert load_state(run.last_checkpoint)["step"] == stopped
     rows_before = run.stats()
+    capsys.readouterr()
     assert main(["train", "--resume", str(run.path)]) == 0
     assert load_state(run.last_checkpoint)["step"] == total
+    # the run's step, and the seconds of this session alone
+    assert f"done: at step {total}, this session " in capsys.readouterr().out
     rows = run.stats()
     assert rows[: len(rows_before)] == rows_before  # earlier logs kept as they were
     steps = [r["step"] for r in rows]
