@@ -1,3 +1,5 @@
+import pytest
+
 """bench/gpu_check.py (`make gpu-check`) in its CPU mode, as CI runs it: the CPU parts train,
 the CUDA-only parts are named as skipped with the reason, and the table is one JSON.  The
 compile row is skipped here (inductor's compilation alone is ~35 s on 2 cores; `train.compile`
@@ -14,6 +16,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # 15-30 s: `make test-slow` (the default suite stays under 10 minutes)
 def test_gpu_check_runs_its_cpu_parts_and_names_what_it_skipped(tmp_path):
     out = tmp_path / "table.json"
     env = {**os.environ, "GANKIT_CACHE": str(tmp_path / "cache")}

@@ -70,6 +70,7 @@ def test_the_g_step_sees_the_d_steps_view(tmp_path, fashion_dir, monkeypatch):
     assert [seen[s] for s in (0, 3, 4, 8, 11)] == [[0.0] * 3, [0.0] * 3, [0.25] * 3, [0.5] * 3, [0.5] * 3]
 
 
+@pytest.mark.slow  # 15-30 s: `make test-slow` (the default suite stays under 10 minutes)
 def test_a_memorised_set_raises_p_in_a_real_run_and_stats_show_it(tmp_path, fashion_dir):
     from gankit.launch.start import start_run
 
