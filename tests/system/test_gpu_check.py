@@ -1,5 +1,3 @@
-import pytest
-
 """bench/gpu_check.py (`make gpu-check`) in its CPU mode, as CI runs it: the CPU parts train,
 the CUDA-only parts are named as skipped with the reason, and the table is one JSON.  The
 compile row is skipped here (inductor's compilation alone is ~35 s on 2 cores; `train.compile`
@@ -11,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]

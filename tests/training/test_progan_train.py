@@ -1,5 +1,3 @@
-import pytest
-
 """ProGAN through the loop on real Fashion-MNIST: the stats rows follow the growth schedule
 (resolution up, alpha 0 -> 1 in each fade), the report shows it, and everything that
 rebuilds G from the run (load_run, generate, export) samples at the stage training reached."""
@@ -11,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from gankit.cli import main
