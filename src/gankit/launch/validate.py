@@ -20,6 +20,7 @@ from gankit.data.diffaugment import AUGMENTS
 from gankit.data.folder import BACKGROUNDS, CROPS
 from gankit.errors import GankitError, did_you_mean
 from gankit.models import MODELS, check_model
+from gankit.runs.tracking import TRACKERS
 from gankit.training.ada import unservable
 from gankit.training.augment_real import REAL_AUGMENTS
 from gankit.training.losses import LOSSES
@@ -217,7 +218,7 @@ def _train(cfg: Config) -> None:
     one_of("train.on_divergence", t.on_divergence, ("stop", "rollback"))
     one_of("train.on_collapse", t.on_collapse, ("warn", "rollback"))
     one_of("train.eval_evaluator", t.eval_evaluator, ("auto", "ssl", "none"))
-    one_of("train.track", t.track, ("none", "mlflow"))  # runs/tracking.TRACKERS (validate stays torch- and mlflow-free)
+    one_of("train.track", t.track, TRACKERS)
     if t.checkpoint_every_steps < 0 or t.checkpoint_every_minutes < 0:
         bad("train.checkpoint_every_steps and train.checkpoint_every_minutes must be >= 0 (0 = off)")
     if t.early_stop_patience < 0 or t.max_rollbacks < 0 or t.collapse_patience < 1:

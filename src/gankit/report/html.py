@@ -87,7 +87,8 @@ def _provenance(metrics: dict) -> str:
 
     parts = []
     if "step" in metrics:
-        took = f" in {esc(metrics.get('eval_seconds', metrics.get('seconds')))} s" if "seconds" in metrics else ""
+        seconds = metrics.get("eval_seconds", metrics.get("seconds"))  # older metrics.json: the measurement alone
+        took = f" in {esc(seconds)} s" if seconds is not None else ""
         parts.append(f"evaluated at step {esc(metrics['step'])}{took}")
     if "reference_split" in metrics:
         parts.append(f"n={esc(metrics.get('n'))} generated samples · reference: {esc(metrics['reference_split'])} "

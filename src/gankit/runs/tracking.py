@@ -60,8 +60,9 @@ def check_reachable(cfg: Config) -> str | None:
     asked for /health with a 5 s timeout: MLflow's own client retries for minutes."""
     if cfg.train.track != "mlflow":
         return None
-    _client(tracking_uri(cfg))  # the import, and its one-line error
-    return _down(tracking_uri(cfg))
+    uri = tracking_uri(cfg)
+    _client(uri)  # the import, and its one-line error
+    return _down(uri)
 
 
 def _down(uri: str) -> str | None:
