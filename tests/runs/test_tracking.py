@@ -72,16 +72,24 @@ def _check_mirrored(client, run_dir: Path, experiment: str = "gankit"):
     return r
 
 
-def test_a_run_is_mirrored_into_an_mlflow_server(server, tmp_path, fashion_dir, shared_cache, capsys):
+def test_a_run_is_mirrored_into_an_mlflow_server(server, tmp_path, fashion_dir, shared_cache, capsys, monkeypatch):
     assert _train(tmp_path, fashion_dir, server) == 0
     run_dir = _run_dir(tmp_path)
     client = MlflowClient(tracking_uri=server)
     r = _check_mirrored(client, run_dir)
-    # `gankit evaluate` sends its scores (and the new report) to the same MLflow run
+    # `gankit evaluate` sends its scores (and the new report) to the same MLflow run, and of the
+    # artifacts only what it changed: the grids went at the end of training
+    sent = []
+    real_log_artifact = MlflowClient.log_artifact
+    monkeypatch.setattr(MlflowClient, "log_artifact",
+                        lambda self, run_id, path, where=None: sent.append(Path(path).name)
+                        or real_log_artifact(self, run_id, path, where))
     assert main(["evaluate", str(run_dir), "--n", "200", "--data-dir", str(fashion_dir)]) == 0
     scores = client.get_run(r.info.run_id).data.metrics
     assert "final_fid" in scores and scores["final_fid"] > 0
     assert "metrics.json" in {a.path for a in client.list_artifacts(r.info.run_id)}
+    assert "metrics.json" in sent and "report.html" in sent
+    assert not [name for name in sent if name.endswith(".png") and name.startswith("fixed_")]
     capsys.readouterr()
 
 

@@ -2,14 +2,15 @@
 
 The run directory stays the record; MLflow gets a copy, kept up to date by `sync(run)`, a
 function of the run directory and a cursor in RUN/tracking.json (the MLflow run's id, the last
-stats step and the number of events sent).  The loop calls it once per epoch, `start_run`
-after training and `gankit evaluate` after writing metrics.json, so each call sends only
-what is new:
+stats step, the number of events sent, each artifact's size and time as sent).  The loop calls
+it once per epoch, `start_run` after training and `gankit evaluate` after writing metrics.json,
+so each call sends only what is new:
 
     params     the resolved config (dotted keys), once
     metrics    every stats.jsonl row's numbers at its step; metrics.json's numbers (final_*)
     tags       the run directory's path, the preset, each event ("event.0007" = its JSON)
-    artifacts  samples/, plots/, report.html, metrics.json (replaced on each sync at an end)
+    artifacts  samples/, plots/, report.html, metrics.json, config.json at each end, each file
+               again only when it changed (an evaluation after training: the report and metrics)
 
 A sweep's trials go to one experiment named after the study.  MLflow is optional
 (`pip install gankit[mlflow]`); an unreachable tracking server refuses the run before its
@@ -110,6 +111,13 @@ def _artifacts(uri: str) -> str | None:
     return None
 
 
+def _artifact_files(run: RunDir) -> list[tuple[Path, str | None]]:
+    """(file, artifact folder) for what a run's end sends: its grids, plots, report, metrics, config."""
+    files = [(f, folder.name) for folder in (run.samples, run.path / "plots") if folder.is_dir()
+             for f in sorted(folder.iterdir()) if f.is_file()]
+    return files + [(f, None) for f in (run.report_file, run.metrics_file, run.config_file) if f.is_file()]
+
+
 def rewind(run: RunDir, step: int) -> None:
     """A resume dropped the rows after `step`: send the retrained ones again from there."""
     if run.tracking_file.is_file():
@@ -158,11 +166,13 @@ def _sync(run: RunDir, cfg: Config, final: bool) -> None:
             step = int(run.read_metrics().get("step", cursor["last_step"]))
             client.log_batch(run_id, metrics=[Metric(f"final_{k}", v, now, step)
                                               for k, v in _numbers(run.read_metrics()).items()])
-        for folder in (run.samples, run.path / "plots"):
-            if folder.is_dir() and any(folder.iterdir()):
-                client.log_artifacts(run_id, str(folder), folder.name)
-        for f in (run.report_file, run.metrics_file, run.config_file):
-            if f.is_file():
-                client.log_artifact(run_id, str(f))
+        # only what changed since the last end (an evaluation after training rewrites the report
+        # and metrics.json, not the grids)
+        sent = cursor.setdefault("artifacts", {})
+        for f, where in _artifact_files(run):
+            key, stamp = str(f.relative_to(run.path)), [f.stat().st_size, f.stat().st_mtime_ns]
+            if sent.get(key) != stamp:
+                client.log_artifact(run_id, str(f), where)
+                sent[key] = stamp
         client.set_terminated(run_id)
     atomic_write(run.tracking_file, json.dumps(cursor) + "\n")
