@@ -102,3 +102,27 @@ def test_the_markdown_summary_has_the_ranking_and_a_table(finished_study):
     assert "paired run" in md
     trial = json.loads(next((finished_study / "trials").glob("*/trial.json")).read_text())
     assert trial["metric"] == "fid" and trial["seconds"] > 0
+
+
+def test_budgeted_trials_that_ended_at_different_epochs_show_each_last_grid(tmp_path, monkeypatch):
+    # a fast setting took grids at epochs 1-6, a slow one at 1-2 in the same budget: the shared
+    # epochs, then each trial's own last grid (before, epoch 1 alone was shown for such studies)
+    from PIL import Image
+
+    from gankit.studies import report
+
+    grids = {}
+    for name, epochs in (("fast", range(1, 7)), ("slow", range(1, 3))):
+        grids[Path(name)] = []
+        for e in epochs:
+            f = tmp_path / f"{name}-{e}.png"
+            Image.new("L", (4, 4), 40 * e).save(f)
+            grids[Path(name)].append((float(e), f))
+    monkeypatch.setattr(report, "grid_files", lambda path: grids[path])
+    trials = [TrialResult(Path(n), n, {"a": n}, 0, 0, 1.0, None, 1.0, {}) for n in ("fast", "slow")]
+    settings = [Setting(t.label, t.params, [t]) for t in trials]
+    html = report._grids_side_by_side(StudyResults(Path("."), {"name": "s", "metric": "fid"}, trials, settings))
+    assert "<th>epoch 1</th><th>epoch 2</th><th>last grid</th>" in html
+    fast_row, slow_row = html.split("<tr><td>fast</td>")[1], html.split("<tr><td>slow</td>")[1]
+    assert "epoch 6" in fast_row.split("</tr>")[0] and "epoch 2" in slow_row.split("</tr>")[0]
+    assert report._data_uri(tmp_path / "fast-6.png") in fast_row.split("</tr>")[0]

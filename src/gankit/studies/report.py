@@ -69,22 +69,25 @@ def _table(res: StudyResults) -> str:
 
 
 def _grids_side_by_side(res: StudyResults) -> str:
-    """The first seed of every setting, at the epochs every trial has a grid for."""
+    """The first seed of every setting, at the epochs every trial has a grid for, and each trial's
+    last grid beside them when the trials ended at different epochs (budgets at different speeds)."""
     firsts = [(s, min(s.trials, key=lambda t: t.repeat)) for s in res.settings if s.trials]
     per = {t.path: dict(grid_files(t.path)) for _, t in firsts}
     common = sorted(set.intersection(*[set(g) for g in per.values()])) if per else []
-    if len(common) > 5:  # a few columns across the run, always with the last
-        common = [common[round(i * (len(common) - 1) / 4)] for i in range(5)]
-    if not common:  # budgets end at different points: each trial's last grid
-        cols = "<th>last grid</th>"
-        body = "".join(f"<tr><td>{esc(s.label)}</td><td>{_img(max(per[t.path].items())[1] if per[t.path] else None, s.label, 180)}"
-                       f"<br><small>epoch {esc(_num(max(per[t.path]) if per[t.path] else None, '.3g'))}</small></td></tr>"
-                       for s, t in firsts)
-    else:
-        cols = "".join(f"<th>epoch {e:g}</th>" for e in common)
-        body = "".join(f"<tr><td>{esc(s.label)}</td>" + "".join(
-            f"<td>{_img(per[t.path][e], f'{s.label} epoch {e:g}', 180)}</td>" for e in common) + "</tr>"
-            for s, t in firsts)
+    lasts = {path: max(g) for path, g in per.items() if g}
+    ragged = any(e not in common for e in lasts.values())
+    keep = 4 if ragged else 5
+    if len(common) > keep:  # a few columns across the run, always with the last
+        common = [common[round(i * (len(common) - 1) / (keep - 1))] for i in range(keep)]
+    cols = "".join(f"<th>epoch {e:g}</th>" for e in common) + ("<th>last grid</th>" if ragged else "")
+    body = ""
+    for s, t in firsts:
+        cells = "".join(f"<td>{_img(per[t.path][e], f'{s.label} epoch {e:g}', 180)}</td>" for e in common)
+        if ragged:
+            last = lasts.get(t.path)
+            cells += (f"<td>{_img(per[t.path][last] if last is not None else None, s.label, 180)}"
+                      f"<br><small>epoch {esc(_num(last, '.3g'))}</small></td>")
+        body += f"<tr><td>{esc(s.label)}</td>{cells}</tr>"
     return f"<table class='grids'><tr><th>setting (first seed)</th>{cols}</tr>{body}</table>"
 
 
