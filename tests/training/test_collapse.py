@@ -43,6 +43,24 @@ def test_nearest_neighbour_reference_is_taken_at_the_samples_batch_size():
     assert set(mon.real_nn) == {8, 64} and mon.real_nn[64] < mon.real_nn[8]
 
 
+def test_a_freshly_initialised_generator_looks_collapsed_hence_the_warm_up(fashion_dir):
+    # why nothing is judged before step 1,000: an untrained G's samples are near-copies of each other
+    from gankit.config import ModelConfig
+    from gankit.models import build_models
+    from gankit.util.imageio import to_uint8
+
+    test = load_dataset(DataConfig(dataset="fashion-mnist", split="test"), str(fashion_dir))
+    mon = CollapseMonitor(evaluator_for("fashion-mnist", test.class_names), test.images[:512])
+    assert mon.measure(test.images[512:544])["near_duplicates"] == 0  # real images: none
+    torch.manual_seed(0)
+    G, _ = build_models(ModelConfig(conditional=True), (1, 28, 28), 10)
+    with torch.no_grad():
+        fresh = mon.measure(to_uint8(G(torch.randn(32, 100), torch.arange(32) % 10), "-1,1"))
+    assert fresh["near_duplicates"] > 0.3 and fresh["nn_ratio"] < 0.5
+    judge = CollapseJudge(n_classes=10, conditional=True, warmup=0)
+    assert judge_all(judge, rows(0, 5, **fresh)) != []  # judged from step 0, a new run would be "collapsed"
+
+
 def test_class_coverage_counts_recent_samples_and_names_missing_classes(fashion_dir):
     test = load_dataset(DataConfig(dataset="fashion-mnist", split="test"), str(fashion_dir))
     ev = evaluator_for("fashion-mnist", test.class_names)

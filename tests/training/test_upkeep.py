@@ -253,14 +253,12 @@ def test_persistent_collapse_rolls_back_to_the_best_checkpoint_with_the_first_fi
     from gankit.training.monitor import TrainingMonitor
 
     _scripted_fids(monkeypatch, {8: 30.0, 16: 40.0, 24: 35.0})
-    import gankit.training.collapse as collapse
-
     rolled_back = []
-    real_reset = collapse.CollapseMonitor.reset
+    real_reset = TrainingMonitor.reset
 
     def observe(self, step, row, fake):  # the diversity condition holds from step 18 until the rollback
         if step >= 18 and not rolled_back:
-            self.monitor.active.add("diversity")
+            self.judge.active.add("diversity")
         return []
 
     def reset(self):
@@ -268,7 +266,7 @@ def test_persistent_collapse_rolls_back_to_the_best_checkpoint_with_the_first_fi
         real_reset(self)
 
     monkeypatch.setattr(TrainingMonitor, "observe", observe)
-    monkeypatch.setattr(collapse.CollapseMonitor, "reset", reset)
+    monkeypatch.setattr(TrainingMonitor, "reset", reset)
     cfg, run = _tiny(tmp_path, ["train.epochs=3", "train.eval_every=1", "train.on_collapse=rollback",
                                 "train.collapse_patience=2", "optim.g_lr=2e-4"])
     summary = train(cfg, run, data_dir=str(fashion_dir))

@@ -17,6 +17,10 @@ PANELS = {
     "accuracy.png": ("Discriminator accuracy", {"d_acc_real": "D acc on real", "d_acc_fake": "D acc on fake",
                                                 "g_fool_rate": "G fool rate"}),
     "grad_norms.png": ("Gradient norms", {"grad_norm_d": "|grad D|", "grad_norm_g": "|grad G|"}),
+    # what the collapse monitor saw (training/collapse.py): near 1 is like real data, near 0 collapse
+    "collapse.png": ("Collapse monitor (samples against real images)", {
+        "nn_ratio": "nearest-neighbour distance ratio", "near_duplicates": "share of near-duplicates",
+        "diversity_ratio": "mean pairwise distance ratio"}),
     # growing models (progan) only: the other runs' rows have no resolution, so no panel
     "ada.png": ("Adaptive augmentation (train.ada)", {"ada_p": "augmentation probability p"}),  # ada runs only
     "resolution.png": ("Progressive growing", {"resolution": "resolution (px)"}),

@@ -47,7 +47,9 @@ class Logger:
         self.images_total = 0
         self.bar = None
         self.writer = None
-        self.last_row: dict[str, Any] | None = None  # the row written by the latest step(), else None
+        # the row the latest step() made (rank 0), else None: upkeep adds the collapse monitor's
+        # signals to it and writes it with write_row()
+        self.last_row: dict[str, Any] | None = None
         if cfg.train.tensorboard and self.writes:
             from torch.utils.tensorboard import SummaryWriter  # slow import: only when used
 
@@ -88,8 +90,12 @@ class Logger:
         if step % self.every == 0 or step == self.total_steps:
             row = self._row(step, lr_g, lr_d)
             if self.writes:
-                self._write(step, row)
                 self.last_row = row
+
+    def write_row(self) -> None:
+        """Append the row the latest step() made (after upkeep added the monitor's signals)."""
+        if self.last_row is not None:
+            self._write(self.last_row["step"], self.last_row)
 
     def _row(self, step: int, lr_g: float, lr_d: float) -> dict[str, Any]:
         now = time.perf_counter()

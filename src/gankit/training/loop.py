@@ -131,7 +131,7 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
         warn_leaks(cfg.data)  # data.augment: what G will learn to imitate
     sampler = Sampler(G, state.ema, state.prior, t.batch_size, t.seed + 5, device)
     # before the RNG is restored
-    monitor = TrainingMonitor(cfg, run, data, data_dir, p.total_steps, state.prior) if dist.main else None
+    monitor = TrainingMonitor(cfg, run, data, data_dir, state.prior) if dist.main else None
     if resume:
         restore(state, run, dist)
     rank_seed(t.seed, dist, state.step)  # dropout, DiffAugment, instance noise: a stream per rank

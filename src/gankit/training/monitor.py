@@ -20,7 +20,7 @@ from gankit.metrics.evaluate import reference_data
 from gankit.metrics.evaluator_folder import MIN_IMAGES, find_evaluator
 from gankit.models.sampling import generated_u8
 from gankit.runs.layout import RunDir
-from gankit.training.collapse import CollapseMonitor
+from gankit.training.collapse import CollapseJudge, CollapseMonitor
 from gankit.util.imageio import to_uint8
 
 
@@ -33,11 +33,8 @@ class TrainingMonitor:
     far is part of the training state (state.py), so it survives a resume.
     """
 
-    def __init__(self, cfg: Config, run: RunDir, data: ImageData, data_dir: str | None, total_steps: int,
-                 prior: torch.Tensor):
+    def __init__(self, cfg: Config, run: RunDir, data: ImageData, data_dir: str | None, prior: torch.Tensor):
         self.cfg, self.run, self.data_dir, self.prior = cfg, run, data_dir, prior
-        # every G starts out "collapsed" (all samples alike): judge only after a warm-up
-        self.warmup = min(1000, total_steps // 4)
         t = cfg.train
         # the reference data (data.limit only shortens training) picks the evaluator by its fingerprint
         self.real = data if cfg.data.limit == 0 else (reference_data(cfg, data_dir) if t.eval_every else None)
@@ -52,14 +49,20 @@ class TrainingMonitor:
             warnings.warn(GankitWarning(message), stacklevel=2)
             run.log_event("warning", step=0, message=message)
         self.monitor = CollapseMonitor(self.evaluator, data.images)
+        self.judge = CollapseJudge(n_classes=self.monitor.n_present, conditional=cfg.model.conditional is True)
         self.test = None
         self.loaded_refs = False
 
     def observe(self, step: int, row: dict, fake: torch.Tensor) -> list[str]:
-        if step < self.warmup:
-            return []
-        fake_u8 = to_uint8(fake, self.cfg.data.range)
-        return self.monitor.update(step, row.get("d_acc_real"), row.get("d_acc_fake"), row.get("g_loss"), fake_u8)
+        """Add the collapse signals of this step's samples to its stats row (from step 0, so a run
+        records what the monitor saw) and return the warnings the row starts."""
+        row.update(self.monitor.measure(to_uint8(fake, self.cfg.data.range)))
+        return self.judge.update(row, self.monitor.missing)
+
+    def reset(self) -> None:
+        """After a rollback: the recent samples and rows are gone."""
+        self.monitor.reset()
+        self.judge.reset()
 
     def evaluate(self, G: nn.Module, step: int, epoch: float, device) -> float | None:
         t = self.cfg.train

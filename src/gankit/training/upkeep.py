@@ -91,10 +91,12 @@ class Upkeep:
         epoch; True when the run was rolled back (the loop restarts its epoch)."""
         t, step, log = self.t, self.state.step, self.log
         collapsed = None
-        if log.last_row is not None:  # a stats row was just written (rank 0)
-            for message in self.monitor.observe(step, log.last_row, fake.detach()):
+        if log.last_row is not None:  # this step ends a log interval (rank 0): its row, the monitor's signals
+            messages = self.monitor.observe(step, log.last_row, fake.detach())
+            log.write_row()
+            for message in messages:
                 log.warn(step, message)
-            collapsed = self.watch.update(self.monitor.monitor.active)
+            collapsed = self.watch.update(self.monitor.judge.active)
 
         # health: a non-finite loss every step; gradients and weights at log rows and before saving
         due = self.dist.main and self.save_due(step)
@@ -145,7 +147,7 @@ class Upkeep:
                            changes=changes, rollbacks=count)
         rank_seed(self.t.seed, self.dist, state.step)
         self.sampler.fresh_at = -1
-        self.monitor.monitor.reset()
+        self.monitor.reset()
         self.watch.reset()
         self.log.restart()
         self.checkpoint()  # so a kill now resumes with the changed settings and the count
