@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gankit.metrics.manifold import mean_pairwise_distance
+from gankit.metrics.manifold import kth_radius, mean_pairwise_distance
 from gankit.metrics.reference import subset_indices
 from gankit.training.health import COLLAPSE_HINTS
 
@@ -43,13 +43,6 @@ def _as_u8(x: Tensor) -> Tensor:
         return x
     # float images in the generator's [-1, 1] range
     return ((x.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-
-
-def _nn_distances(feats: Tensor) -> Tensor:
-    """Each row's distance to its nearest other row."""
-    d = torch.cdist(feats.float(), feats.float())
-    d.fill_diagonal_(float("inf"))
-    return d.min(1).values
 
 
 class CollapseMonitor:
@@ -107,7 +100,7 @@ class CollapseMonitor:
         # a nearest neighbour is nearer in a bigger batch: the reference uses batches of the samples' size
         if b not in self.real_nn:
             chunks = [c for c in self.real_feats.split(b) if c.shape[0] == b] or [self.real_feats]
-            self.real_nn[b] = float(torch.cat([_nn_distances(c) for c in chunks]).median())
+            self.real_nn[b] = float(torch.cat([kth_radius(c, 1) for c in chunks]).median())
         return self.real_nn[b]
 
     def measure(self, fake: Tensor) -> dict[str, float]:
@@ -118,7 +111,7 @@ class CollapseMonitor:
         feats, logits = self._embed(fake)
         div = mean_pairwise_distance(feats)
         out = {"diversity_ratio": round(div / self.real_diversity if self.real_diversity > 0 else 1.0, 4)}
-        nn, ref = _nn_distances(feats), self._real_nn(feats.shape[0])
+        nn, ref = kth_radius(feats, 1), self._real_nn(feats.shape[0])  # each sample to its nearest other
         if ref > 0:
             out["nn_ratio"] = round(float(nn.median()) / ref, 4)
             out["near_duplicates"] = round(float((nn < 0.25 * ref).float().mean()), 4)
@@ -231,14 +224,12 @@ class CollapseJudge:
         self.best_covered = max(self.best_covered, covered)
         dropped = covered <= self.best_covered - max(1, round(0.2 * self.n_classes))
         skewed = self.judge_balance and effective is not None and effective < self.balance * self.n_classes
-        names = f"; missing: {', '.join(missing)}" if missing else ""
-        if dropped:
-            what = f"samples now cover {covered} of {self.n_classes} classes (best so far {self.best_covered}{names})"
-        elif skewed:
-            what = (f"a few classes dominate the samples: as varied as {effective:.1f} equal classes of the "
-                    f"{self.n_classes}")
-        else:
+        if not (dropped or skewed):
             return self._raise("coverage", False, "")
-        return self._raise("coverage", dropped or skewed,
+        names = f"; missing: {', '.join(missing)}" if missing else ""
+        what = (f"samples now cover {covered} of {self.n_classes} classes (best so far {self.best_covered}{names})"
+                if dropped else
+                f"a few classes dominate the samples: as varied as {effective:.1f} equal classes of the {self.n_classes}")
+        return self._raise("coverage", True,
                            f"step {step}: {what}; likely cause: mode collapse, G dropped modes that D stopped "
                            f"penalising{self.hints.get('coverage', '')}")
