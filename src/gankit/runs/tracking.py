@@ -170,7 +170,8 @@ def _sync(run: RunDir, cfg: Config, final: bool) -> None:
         # and metrics.json, not the grids)
         sent = cursor.setdefault("artifacts", {})
         for f, where in _artifact_files(run):
-            key, stamp = str(f.relative_to(run.path)), [f.stat().st_size, f.stat().st_mtime_ns]
+            st = f.stat()
+            key, stamp = str(f.relative_to(run.path)), [st.st_size, st.st_mtime_ns]
             if sent.get(key) != stamp:
                 client.log_artifact(run_id, str(f), where)
                 sent[key] = stamp
