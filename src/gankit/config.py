@@ -112,7 +112,7 @@ class TrainConfig:
     ema: bool = False  # keep an exponential moving average of G for sampling
     ema_decay: float = 0.999  # EMA weight of the previous average per G step
     ema_start: int = 0  # step (batch) at which averaging starts (before: EMA copies G)
-    diffaugment: list[str] = field(default_factory=list)  # color, translation, cutout
+    diffaugment: list[str] | str = field(default_factory=list)  # DiffAugment ops (color, translation, cutout) on everything D sees | auto (all three on colour images unless train.ada is on; the run's config then says which)
     ada: bool | str = False  # adaptive augmentation (Karras et al. 2020): everything D sees is augmented with a probability p that follows D's overfitting (for small datasets): true | false | auto (on below 10,000 training images where the loss allows it; the run's config then says which)
     ada_target: float = 0.6  # ADA: the value of E[sign(D(real))] p is steered to hold
     ada_kimg: float = 500.0  # ADA: thousands of images over which p can go from 0 to 1
@@ -178,6 +178,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, list):
             raise GankitError(f"{key}: expected a list (comma-separated on the command line), got {value!r}")
         return [str(v) for v in value]
+    if tp == list[str] | str:  # a list with an "auto" setting (train.diffaugment)
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        return _coerce(value, list[str], key)
     if tp == bool | str:  # a switch with an "auto" setting (model.conditional)
         if isinstance(value, str) and value.strip().lower() == "auto":
             return "auto"

@@ -83,3 +83,62 @@ def test_registry_and_unknown_op():
     assert set(AUGMENTS) == {"color", "translation", "cutout"}
     with pytest.raises(GankitError, match="unknown DiffAugment op"):
         diff_augment(images(), ["flip"])
+
+
+# train.diffaugment=auto (the default preset): the ops on colour images unless ADA runs
+
+
+def _toy(n: int, channels: int):
+    from gankit.data import ImageData
+
+    return ImageData(torch.zeros(n, channels, 32, 32, dtype=torch.uint8), torch.arange(n) % 2, ["a", "b"], "toy")
+
+
+TINY = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "train.batch_size=16", "train.progress=false",
+        "train.tensorboard=false", "train.ema=false"]
+
+
+@pytest.mark.parametrize("n, channels, sets, ops", [
+    (10_000, 3, [], ["color", "translation", "cutout"]),  # cats+dogs: colour, too many images for ADA
+    (60_000, 1, [], []),  # Fashion-MNIST: grey
+    (3916, 3, [], []),  # emoji: ADA is on and applies the ops itself
+    (3916, 3, ["train.ada=false"], ["color", "translation", "cutout"]),
+    (10_000, 3, ["train.diffaugment=translation"], ["translation"]),  # a user's list stands
+    (10_000, 3, ["train.diffaugment="], []),
+    (60_000, 1, ["train.diffaugment=auto", "train.ada=true"], []),
+])
+def test_auto_augments_colour_images_without_ada_and_the_config_records_the_ops(n, channels, sets, ops):
+    from gankit.launch.presets import build_config
+    from gankit.launch.start import prepare
+
+    cfg = build_config(sets=TINY + sets)
+    assert any(s.startswith("train.diffaugment=") for s in sets) or cfg.train.diffaugment == "auto"
+    cfg, _ = prepare(cfg, data=_toy(n, channels))
+    assert cfg.train.diffaugment == ops and cfg.to_dict()["train"]["diffaugment"] == ops
+
+
+def test_train_resolves_auto_for_callers_that_skip_the_pre_flight(tmp_path):
+    from gankit.launch.presets import build_config
+    from gankit.runs.layout import create_run_dir
+    from gankit.training.loop import train
+
+    cfg = build_config(sets=TINY + ["train.max_steps=1", "train.ada=false", "train.epochs=1"])
+    run = create_run_dir(tmp_path, "toy")
+    run.write_config(cfg)  # as bench/ does: "auto" in config.json, resolved when training starts
+    train(cfg, run, data=_toy(64, 3))
+    assert cfg.train.diffaugment == ["color", "translation", "cutout"]
+
+
+@pytest.mark.parametrize("text, value", [("auto", "auto"), (" Auto ", "auto"), ("color,cutout", ["color", "cutout"])])
+def test_the_command_line_spells_auto_or_a_list(text, value):
+    from gankit.launch.presets import build_config
+
+    assert build_config(sets=[f"train.diffaugment={text}"]).train.diffaugment == value
+
+
+def test_an_unknown_op_is_one_line(capsys):
+    from gankit.cli import main
+
+    assert main(["train", "--dry-run", "--set", "train.diffaugment=color,blur"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "blur" in err and "translation" in err

@@ -206,3 +206,33 @@ def test_ctrl_c_saves_the_trial_and_puts_it_back_in_the_queue(fashion, tmp_path)
     rows = executions(out)
     assert [r["resumed"] for r in rows] == [False, True] and rows[0]["run"] == rows[1]["run"]
     assert load_results(out).trials[0].value is not None
+
+
+def test_workers_started_together_all_find_one_whole_study_directory(tmp_path):
+    # a second worker used to see the folder between its trials/ and its study.json and refuse it
+    # as "not a study directory" (seen under load in test_postgres's two workers)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gankit.runs.layout import StudyDir
+    from gankit.studies.sweep import prepare_dir
+
+    study, out = tiny_study(), tmp_path / "studies" / "s"
+    for _ in range(5):
+        with ThreadPoolExecutor(8) as pool:
+            dirs = list(pool.map(lambda _: prepare_dir(study, str(out), None), range(8)))
+        assert dirs == [out] * 8 and StudyDir(out).study_file.is_file() and StudyDir(out).trials.is_dir()
+        assert sorted(p.name for p in out.parent.iterdir()) == ["s"]  # no half-made sibling left behind
+        assert json.loads(StudyDir(out).study_file.read_text())["study"] == study.to_dict()
+        import shutil
+        shutil.rmtree(out)
+
+
+def test_a_folder_of_something_else_is_still_refused(tmp_path, capsys):
+    from gankit.errors import GankitError
+    from gankit.studies.sweep import prepare_dir
+
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "notes.txt").write_text("mine")
+    with pytest.raises(GankitError, match="exists and is not a study directory"):
+        prepare_dir(tiny_study(), str(tmp_path / "s"), None)
+    assert (tmp_path / "s" / "notes.txt").read_text() == "mine"

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gankit.data.diffaugment import resolve as resolve_diffaugment
 from gankit.models import build_models
 from gankit.runs.layout import create_run_dir
 from gankit.training.loop import train
@@ -281,6 +282,7 @@ def test_mode_seeking_bound_swaps_in_the_per_pair_form():
 
 def dview_for(switch: str | None, total_steps: int) -> DView:
     cfg = cfg_for(switch)
+    resolve_diffaugment(cfg.train, SHAPE[0])  # the default's auto, as the pre-flight resolves it
     return DView(tuple(cfg.train.diffaugment), cfg.loss.instance_noise, cfg.loss.instance_noise_steps, total_steps)
 
 

@@ -4,9 +4,10 @@ The CLI (`gankit train`, `--resume`) and the sweep's trials both start runs here
 the same pre-flight and the same run directory:
 
 1. pre-flight (`prepare`): the data loads, `model.conditional=auto` is resolved from its
-   classes, the model builds for its shape, the batch fits the data and the processes, an
-   `--init-from` / `model.d_init=evaluator` source fits; a resume's checkpoint is one this
-   gankit reads and fits the config.  Every failure is one GankitError before anything is
+   classes, `train.ada=auto` from its size and `train.diffaugment=auto` from its channels, the
+   model builds for its shape, the batch fits the data and the processes, an `--init-from` /
+   `model.d_init=evaluator` source fits; a resume's checkpoint is one this gankit reads and fits
+   the config.  Every failure is one GankitError before anything is
    written: a failed start leaves no run directory behind;
 2. the run directory (numbered under `--out`, or a chosen path for a study's trial);
 3. the evaluator: a run with periodic evaluation on data no shipped evaluator serves makes
@@ -28,6 +29,7 @@ from pathlib import Path
 from gankit.config import Config
 from gankit.data import ImageData, load_dataset
 from gankit.data.cache import check_cache
+from gankit.data.diffaugment import resolve as resolve_diffaugment
 from gankit.errors import GankitError, GankitWarning
 from gankit.metrics.evaluate import reference_data
 from gankit.metrics.evaluator_folder import evaluator_or_make
@@ -48,7 +50,8 @@ from gankit.util.paths import check_name, writable_dir
 
 def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = None, resume_from: RunDir | None = None,
             dist: Dist = Dist()) -> tuple[Config, ImageData]:
-    """The pre-flight: (cfg, with model.conditional and train.ada resolved in place; the data), or a
+    """The pre-flight: (cfg, with model.conditional, train.ada and train.diffaugment resolved in
+    place; the data), or a
     GankitError."""
     if resume_from is not None and not resume_from.last_checkpoint.is_file():
         raise GankitError(f"{resume_from.path}: no checkpoint to resume from; start a new run")
@@ -56,6 +59,7 @@ def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = N
     data = data if data is not None else load_dataset(cfg.data, data_dir)
     resolve_conditional(cfg.model, data.num_classes)  # once, before config.json records it
     resolve_ada(cfg, len(data))  # train.ada=auto: on for small data, likewise recorded
+    resolve_diffaugment(cfg.train, data.images.shape[1])  # train.diffaugment=auto: colour images, without ADA
     check_buildable(cfg.model, tuple(data.images.shape[1:]), data.num_classes)
     plan(cfg, data, dist)
     if resume_from is not None:  # a newer format or weights of another shape: one line, nothing written

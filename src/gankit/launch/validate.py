@@ -110,7 +110,7 @@ def check(cfg: Config) -> Config:
     for key in ("g_act", "d_act"):
         one_of(f"model.{key}", getattr(m, key), ("relu", "leaky_relu"))
     one_of("model.out_act", m.out_act, ("tanh", "sigmoid"))
-    for a in t.diffaugment:
+    for a in [] if t.diffaugment == "auto" else t.diffaugment:
         one_of("train.diffaugment", a, AUGMENTS)
     _data(cfg)
     _transfer(cfg)

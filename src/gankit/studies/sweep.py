@@ -19,10 +19,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -141,12 +143,29 @@ def prepare_dir(study: Study, out: str | None, storage: str | None) -> Path:
     elif RunDir(study_dir).config_file.is_file():
         raise GankitError(f"--out {study_dir}: is a run directory, not a study directory; give a new folder "
                           "(default studies/STUDY) or an existing study directory to resume")
-    elif study_dir.exists() and any(study_dir.iterdir()):
+    elif study_dir.exists() and any(study_dir.iterdir()) and not existing.is_file():
         raise GankitError(f"{study_dir} exists and is not a study directory; give another --out")
-    else:
-        StudyDir(study_dir).trials.mkdir(parents=True, exist_ok=True)
-        atomic_write(existing, json.dumps(wanted, indent=2) + "\n")
+    elif not _create_study_dir(study_dir, wanted):  # another worker made it first: check it as above
+        return prepare_dir(study, out, storage)
     return study_dir
+
+
+def _create_study_dir(study_dir: Path, wanted: dict) -> bool:
+    """study.json and trials/ made in a sibling folder and renamed into place, so that workers
+    started together see either no study directory or a whole one (never a folder without its
+    study.json); False when another worker's landed first."""
+    study_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = study_dir.parent / f".{study_dir.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    StudyDir(tmp).trials.mkdir(parents=True)  # mkdir, unlike mkdtemp, keeps the umask's permissions
+    atomic_write(StudyDir(tmp).study_file, json.dumps(wanted, indent=2) + "\n")
+    try:
+        os.rename(tmp, study_dir)  # replaces an empty folder; fails on a non-empty one
+        return True
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not StudyDir(study_dir).study_file.is_file():  # not a worker's: files of something else
+            raise GankitError(f"{study_dir} exists and is not a study directory; give another --out") from None
+        return False
 
 
 def sweep(study: Study, out: str | None = None, storage: str | None = None, workers: int = 1,

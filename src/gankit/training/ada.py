@@ -41,7 +41,7 @@ def unservable(cfg) -> str | None:
     if cfg.loss.swap_labels:
         return "train.ada reads D(real) > 0 as 'real'; loss.swap_labels=true trains D the other way round: turn one " \
                "of them off"
-    if cfg.train.diffaugment:
+    if cfg.train.diffaugment and cfg.train.diffaugment != "auto":  # auto gives way to ADA
         return "train.ada applies the DiffAugment ops itself, with its adaptive probability; leave " \
                "train.diffaugment empty with train.ada=true"
     return None

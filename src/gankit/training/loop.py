@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from gankit.config import Config, budget_seconds
 from gankit.data import ImageData, load_dataset
+from gankit.data.diffaugment import resolve as resolve_diffaugment
 from gankit.errors import GankitError
 from gankit.runs.layout import RunDir
 from gankit.runs.tracking import rewind as rewind_tracker
@@ -115,7 +116,8 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
     if t.threads:
         torch.set_num_threads(t.threads)
     data = data if data is not None else load_dataset(cfg.data, data_dir)
-    resolve_ada(cfg, len(data))  # a no-op after launch.start_run's pre-flight (callers that skip it: bench/)
+    resolve_ada(cfg, len(data))  # no-ops after launch.start_run's pre-flight (callers that skip it: bench/)
+    resolve_diffaugment(t, data.images.shape[1])
     p = plan(cfg, data, dist)
     check_amp(t.amp, device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed shapes: cuDNN may pick its fastest kernels
