@@ -93,8 +93,7 @@ AUGMENTS: dict[str, Callable[[Tensor], Tensor]] = {
 
 def resolve(train, channels: int) -> None:
     """train.diffaugment=auto becomes AUTO_OPS on colour images (3 channels) when train.ada is off,
-    else [], in place: after ada.resolve, before config.json records it (launch.start_run's
-    pre-flight; train() again for callers that skip it)."""
+    else [], in place; called by ada.resolve once train.ada is resolved."""
     if train.diffaugment == "auto":
         train.diffaugment = list(AUTO_OPS) if channels == 3 and train.ada is not True else []
 

@@ -29,7 +29,6 @@ from pathlib import Path
 from gankit.config import Config
 from gankit.data import ImageData, load_dataset
 from gankit.data.cache import check_cache
-from gankit.data.diffaugment import resolve as resolve_diffaugment
 from gankit.errors import GankitError, GankitWarning
 from gankit.metrics.evaluate import reference_data
 from gankit.metrics.evaluator_folder import evaluator_or_make
@@ -41,7 +40,7 @@ from gankit.runs.tracking import sync as sync_tracker
 from gankit.runtime.device import pick_device
 from gankit.runtime.distributed import Dist, broadcast
 from gankit.runtime.precision import check_amp
-from gankit.training.ada import resolve as resolve_ada
+from gankit.training.ada import resolve as resolve_augment
 from gankit.training.loop import plan, train
 from gankit.training.transfer import check_transfer
 from gankit.util.names import slug
@@ -58,8 +57,7 @@ def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = N
     check_amp(cfg.train.amp, pick_device(cfg.train.device))  # the hardware the config asks for is here
     data = data if data is not None else load_dataset(cfg.data, data_dir)
     resolve_conditional(cfg.model, data.num_classes)  # once, before config.json records it
-    resolve_ada(cfg, len(data))  # train.ada=auto: on for small data, likewise recorded
-    resolve_diffaugment(cfg.train, data.images.shape[1])  # train.diffaugment=auto: colour images, without ADA
+    resolve_augment(cfg, data)  # train.ada=auto: small data; train.diffaugment=auto: colour; likewise recorded
     check_buildable(cfg.model, tuple(data.images.shape[1:]), data.num_classes)
     plan(cfg, data, dist)
     if resume_from is not None:  # a newer format or weights of another shape: one line, nothing written

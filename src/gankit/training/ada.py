@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from gankit.data.diffaugment import color, cutout, translation
+from gankit.data.diffaugment import resolve as resolve_diffaugment
 
 INTERVAL = 4  # D steps between updates of p (the paper's N=4 minibatches)
 OPS = (translation, color, cutout)
@@ -47,11 +48,14 @@ def unservable(cfg) -> str | None:
     return None
 
 
-def resolve(cfg, n_images: int) -> None:
-    """train.ada=auto becomes true for fewer than AUTO_BELOW images when the config can serve it,
-    else false, in place (launch.start_run's pre-flight; train() again for callers that skip it)."""
+def resolve(cfg, data) -> None:
+    """The augmentation autos from the data, in place and in the order they depend on: train.ada=auto
+    becomes true for fewer than AUTO_BELOW images when the config can serve it, else false; then
+    train.diffaugment=auto, which gives way to ADA (data/diffaugment.resolve).  launch.start_run's
+    pre-flight, before config.json records them; train() again for callers that skip it."""
     if cfg.train.ada == "auto":
-        cfg.train.ada = n_images < AUTO_BELOW and unservable(cfg) is None
+        cfg.train.ada = len(data) < AUTO_BELOW and unservable(cfg) is None
+    resolve_diffaugment(cfg.train, data.images.shape[1])
 
 
 def ada_augment(x: Tensor, p: float) -> Tensor:

@@ -20,7 +20,6 @@ from torch import Tensor, nn
 
 from gankit.config import Config, budget_seconds
 from gankit.data import ImageData, load_dataset
-from gankit.data.diffaugment import resolve as resolve_diffaugment
 from gankit.errors import GankitError
 from gankit.runs.layout import RunDir
 from gankit.runs.tracking import rewind as rewind_tracker
@@ -28,7 +27,7 @@ from gankit.runtime.device import pick_device
 from gankit.runtime.distributed import Dist, check_batch, place, rank_seed, shard, wrap
 from gankit.runtime.precision import autocast, backward_and_step, check_amp, compiled, simultaneous_step
 from gankit.training.ada import INTERVAL, adjusted, overfitting
-from gankit.training.ada import resolve as resolve_ada
+from gankit.training.ada import resolve as resolve_augment
 from gankit.training.augment_real import augment_real, warn_leaks
 from gankit.training.clock import Clock
 from gankit.training.ema import Sampler
@@ -116,8 +115,7 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
     if t.threads:
         torch.set_num_threads(t.threads)
     data = data if data is not None else load_dataset(cfg.data, data_dir)
-    resolve_ada(cfg, len(data))  # no-ops after launch.start_run's pre-flight (callers that skip it: bench/)
-    resolve_diffaugment(t, data.images.shape[1])
+    resolve_augment(cfg, data)  # a no-op after launch.start_run's pre-flight (callers that skip it: bench/)
     p = plan(cfg, data, dist)
     check_amp(t.amp, device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed shapes: cuDNN may pick its fastest kernels
