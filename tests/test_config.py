@@ -37,6 +37,13 @@ def test_conditional_takes_true_false_or_auto(text, value):
         build_config(sets=["model.conditional=maybe"])
 
 
+def test_diffaugment_takes_a_list_or_auto():
+    assert build_config(sets=["train.diffaugment=Auto"]).train.diffaugment == "auto"
+    assert build_config(sets=["train.diffaugment="]).train.diffaugment == []
+    with pytest.raises(GankitError, match="train.diffaugment: expected a list .* or auto, got 3"):
+        apply_dict(build_config(), {"train": {"diffaugment": 3}})
+
+
 @pytest.mark.parametrize("item, fragment", [
     ("train.batchsize=3", "did you mean train.batch_size"),
     ("train.batch_size=many", "expected an integer"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,6 +170,10 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+# what an "X | str" setting accepts, said when a value is neither X nor "auto"
+_AUTO_EXPECTED = {bool: "true, false or auto", list[str]: "a list (comma-separated on the command line) or auto"}
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Convert a TOML/JSON value or a --set string to the field's type, or explain why not."""
     origin = typing.get_origin(tp)
@@ -178,17 +183,14 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, list):
             raise GankitError(f"{key}: expected a list (comma-separated on the command line), got {value!r}")
         return [str(v) for v in value]
-    if tp == list[str] | str:  # a list with an "auto" setting (train.diffaugment)
+    if origin is types.UnionType:  # X | str: a setting that may also be "auto"
         if isinstance(value, str) and value.strip().lower() == "auto":
             return "auto"
-        return _coerce(value, list[str], key)
-    if tp == bool | str:  # a switch with an "auto" setting (model.conditional)
-        if isinstance(value, str) and value.strip().lower() == "auto":
-            return "auto"
+        inner = next(a for a in typing.get_args(tp) if a is not str)
         try:
-            return _coerce(value, bool, key)
+            return _coerce(value, inner, key)
         except GankitError:
-            raise GankitError(f"{key}: expected true, false or auto, got {value!r}") from None
+            raise GankitError(f"{key}: expected {_AUTO_EXPECTED[inner]}, got {value!r}") from None
     if tp is bool:
         if isinstance(value, bool):
             return value
