@@ -18,6 +18,7 @@ def test_defaults_validate_and_round_trip_through_json():
     assert cfg.model.conditional == "auto" and (cfg.loss.ms_weight, cfg.loss.ms_tau) == (1.0, 0.25)  # rounds 9-15
     assert cfg.train.ema_decay == 0.999  # fashion-speed-16
     assert cfg.train.batch_size == 32
+    assert cfg.model.d_width == 64  # fashion-speed-17
 
 
 def test_set_coerces_types_by_field():
