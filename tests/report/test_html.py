@@ -35,6 +35,18 @@ def test_the_header_step_is_the_runs_last_step_not_its_last_row(tmp_path):
     (run.path / "metrics.json").write_text(json.dumps({"fid": 61.5, "n": 10000, "step": 6926}))
     page = build_report(run)
     assert " · 6926 steps · " in page and "evaluated at step 6926" in page
+    assert " · epoch 22.1 · " in page  # no later record names an epoch: the last row's
+
+
+def test_the_header_epoch_is_the_final_grids_not_the_last_rows(tmp_path):
+    run = create_run_dir(tmp_path, "r")
+    run.config_file.write_text(json.dumps({"preset": "dcgan", "data": {"dataset": "fashion-mnist"}}))
+    run.stats_file.write_text(json.dumps({"step": 6900, "epoch": 22.1, "time": 718.6, "img_per_s": 492.5}) + "\n")
+    run.log_event("budget_spent", step=6926, seconds=721.0)
+    run.log_event("samples", step=6926, epoch=22.1827, fixed="samples/fixed_final.png")
+    page = build_report(run)
+    assert " · 6926 steps · epoch 22.1827 · " in page
+    assert "Samples after epoch 22.1827" in page
 
 
 def test_evaluation_names_n_the_reference_and_the_evaluator_sha256(tmp_path):

@@ -49,9 +49,9 @@ from gankit.util.paths import check_name, writable_dir
 
 def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = None, resume_from: RunDir | None = None,
             dist: Dist = Dist()) -> tuple[Config, ImageData]:
-    """The pre-flight: (cfg, with model.conditional, train.ada and train.diffaugment resolved in
-    place; the data), or a
-    GankitError."""
+    """The pre-flight: returns (cfg, data) with model.conditional, train.ada and
+    train.diffaugment resolved in cfg in place, or raises a GankitError before anything is
+    written."""
     if resume_from is not None and not resume_from.last_checkpoint.is_file():
         raise GankitError(f"{resume_from.path}: no checkpoint to resume from; start a new run")
     check_amp(cfg.train.amp, pick_device(cfg.train.device))  # the hardware the config asks for is here

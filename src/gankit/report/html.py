@@ -136,15 +136,17 @@ def build_report(run: RunDir) -> str:
     last = stats[-1] if stats else {}
     # the run's step: its last row's, or later where an event (the last checkpoint's samples, a
     # spent budget) came after the last row
-    steps = [r.get("step") for r in [last, *events]]
-    step = max([s for s in steps if isinstance(s, int) and not isinstance(s, bool)] or [0])
+    stepped = [r for r in [last, *events] if isinstance(r.get("step"), int) and not isinstance(r.get("step"), bool)]
+    step = max([r["step"] for r in stepped] or [0])
+    # the epoch of that same step (the final grid's, as its title has it), else the last row's
+    epoch = next((r["epoch"] for r in stepped if r["step"] == step and "epoch" in r), last.get("epoch", 0))
     grids = [e for e in events if e.get("event") == "samples" and "fixed" in e]
     warnings = [e for e in events if e.get("event") == "warning"]
     actions = [e for e in events if e.get("event") in _ACTIONS]
     title = f"gankit run {run.path.name}"
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p>preset <b>{html.escape(str(cfg.get('preset')))}</b> · dataset <b>{html.escape(cfg['data']['dataset'])}</b>"
-             f" · {_e(step)} steps · epoch {_e(last.get('epoch', 0))} · {_e(last.get('time', 0))} s"
+             f" · {_e(step)} steps · epoch {_e(epoch)} · {_e(last.get('time', 0))} s"
              f" · {_e(last.get('img_per_s', 0))} img/s (last interval)</p>"]
     if "resolution" in last:  # a growing model (progan): where its schedule stood at the last row
         parts.append(f"<p>resolution <b>{_e(last['resolution'])} px</b> (fade-in alpha {_e(last.get('alpha'))})</p>")
