@@ -36,6 +36,7 @@ def test_the_header_step_is_the_runs_last_step_not_its_last_row(tmp_path):
     page = build_report(run)
     assert " · 6926 steps · " in page and "evaluated at step 6926" in page
     assert " · epoch 22.1 · " in page  # no later record names an epoch: the last row's
+    assert " · 721.0 s of training · " in page  # the spent budget's seconds, later than the row's
 
 
 def test_the_header_epoch_is_the_final_grids_not_the_last_rows(tmp_path):

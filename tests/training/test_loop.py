@@ -89,6 +89,7 @@ def test_interrupt_then_resume_reaches_the_same_step_and_keeps_logs(tmp_path, fa
     stopped = first["step"]
     assert 0 < stopped < total
     assert load_state(run.last_checkpoint)["step"] == stopped
+    seconds_before = load_state(run.last_checkpoint)["seconds"]
     rows_before = run.stats()
     capsys.readouterr()
     assert main(["train", "--resume", str(run.path)]) == 0
@@ -99,6 +100,9 @@ def test_interrupt_then_resume_reaches_the_same_step_and_keeps_logs(tmp_path, fa
     assert rows[: len(rows_before)] == rows_before  # earlier logs kept as they were
     steps = [r["step"] for r in rows]
     assert steps == sorted(set(steps)) and steps[-1] == total
+    # a row's time is the run's training seconds, earlier sessions included (the report's header)
+    times = [r["time"] for r in rows]
+    assert times == sorted(times) and rows[len(rows_before)]["time"] > seconds_before > 0
     assert any(e["event"] == "resume" for e in run.events())
 
 
@@ -107,6 +111,9 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, fashion_di
     a, b = whole_and_resumed(tmp_path / "r", sets, str(fashion_dir))
     for k, v in a.G.state_dict().items():
         assert torch.equal(v, b.G.state_dict()[k]), k
+    # a row's time counts the first session's seconds too: the log's clock never restarts
+    times = [r["time"] for r in b.run.stats()]
+    assert len(times) >= 2 and times == sorted(times)
 
 
 def test_cli_train_dry_run_and_errors(capsys, tmp_path):

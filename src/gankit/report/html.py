@@ -129,6 +129,19 @@ def _describe(e: dict) -> str:
     return f"step {step}: {kind.replace('_', ' ')}"
 
 
+def _training_seconds(last: dict, events: list[dict]) -> object:
+    """Training seconds over every session: the last row's, or the spent budget's where it came later."""
+    row = last.get("time", 0)
+    spent = [e["seconds"] for e in events if e.get("event") == "budget_spent" and _number(e.get("seconds"))]
+    if spent and (not _number(row) or max(spent) > row):
+        return max(spent)
+    return row  # shown as it stands, escaped, even where a run dir from elsewhere holds no number
+
+
+def _number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 def build_report(run: RunDir) -> str:
     cfg = run.read_config()
     stats = run.stats()
@@ -140,13 +153,14 @@ def build_report(run: RunDir) -> str:
     step = max([r["step"] for r in stepped] or [0])
     # the epoch of that same step (the final grid's, as its title has it), else the last row's
     epoch = next((r["epoch"] for r in stepped if r["step"] == step and "epoch" in r), last.get("epoch", 0))
+    seconds = _training_seconds(last, events)
     grids = [e for e in events if e.get("event") == "samples" and "fixed" in e]
     warnings = [e for e in events if e.get("event") == "warning"]
     actions = [e for e in events if e.get("event") in _ACTIONS]
     title = f"gankit run {run.path.name}"
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p>preset <b>{html.escape(str(cfg.get('preset')))}</b> · dataset <b>{html.escape(cfg['data']['dataset'])}</b>"
-             f" · {_e(step)} steps · epoch {_e(epoch)} · {_e(last.get('time', 0))} s"
+             f" · {_e(step)} steps · epoch {_e(epoch)} · {_e(seconds)} s of training"
              f" · {_e(last.get('img_per_s', 0))} img/s (last interval)</p>"]
     if "resolution" in last:  # a growing model (progan): where its schedule stood at the last row
         parts.append(f"<p>resolution <b>{_e(last['resolution'])} px</b> (fade-in alpha {_e(last.get('alpha'))})</p>")

@@ -32,8 +32,9 @@ _AVERAGED = {
 
 class Logger:
     def __init__(self, run: RunDir, cfg: Config, total_steps: int, steps_per_epoch: int, dist: Dist = Dist(),
-                 G: nn.Module | None = None):
+                 G: nn.Module | None = None, before: float = 0.0):
         self.run, self.cfg, self.dist = run, cfg, dist
+        self.before = before  # training seconds of the run's earlier sessions: a row's `time` counts the whole run
         self.G = G  # a growing G (progan) puts its `resolution` and fade-in `alpha` into every row
         self.writes = dist.main
         self.total_steps, self.steps_per_epoch = total_steps, steps_per_epoch
@@ -111,7 +112,7 @@ class Logger:
             row["resolution"], row["alpha"] = int(self.G.resolution), round(float(self.G.alpha), 4)
         row["lr_g"], row["lr_d"] = lr_g, lr_d
         row["img_per_s"] = round(self.images / max(now - self.t_interval, 1e-9), 1)
-        row["time"] = round(now - self.t0, 2)
+        row["time"] = round(self.before + now - self.t0, 2)
         self.sums, self.counts, self.extra, self.images = {}, {}, {}, 0
         self.t_interval = now
         return row
