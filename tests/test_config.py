@@ -18,7 +18,16 @@ def test_defaults_validate_and_round_trip_through_json():
     assert cfg.model.conditional == "auto" and (cfg.loss.ms_weight, cfg.loss.ms_tau) == (1.0, 0.2)  # rounds 9-15, 18
     assert cfg.train.ema_decay == 0.999  # fashion-speed-16
     assert cfg.train.batch_size == 32
-    assert cfg.model.d_width == 64  # fashion-speed-17
+    assert cfg.model.d_width == "auto"  # 64 conditional (fashion-speed-17), 32 unconditional (-6, emoji-64)
+
+
+@pytest.mark.parametrize("text, value", [("auto", "auto"), ("48", 48), (48.0, 48)])
+def test_d_width_takes_a_whole_number_or_auto(text, value):
+    assert apply_dict(build_config(), {"model": {"d_width": text}}).model.d_width == value
+    with pytest.raises(GankitError, match="model.d_width: expected a whole number or auto, got 'wide'"):
+        build_config(sets=["model.d_width=wide"])
+    with pytest.raises(GankitError, match="model.d_width"):
+        build_config(sets=["model.d_width=0"])  # auto or a width: 0 is neither
 
 
 def test_set_coerces_types_by_field():

@@ -46,7 +46,7 @@ class ModelConfig:
     name: str = "dcgan"  # key of gankit.models.MODELS
     z_dim: int = 100  # size of the noise vector z
     g_width: int = 64  # base channel count of G
-    d_width: int = 64  # base channel count of D
+    d_width: int | str = 64  # base channel count of D | auto (64 for a conditional model, 32 for an unconditional one: the narrow D suits the unconditional G; the run's config then says which)
     g_norm: str = "batch"  # batch | none
     d_norm: str = "none"  # batch | none
     d_dropout: float = 0.0  # dropout probability in D
@@ -171,7 +171,8 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 # what an "X | str" setting accepts, said when a value is neither X nor "auto"
-_AUTO_EXPECTED = {bool: "true, false or auto", list[str]: "a list (comma-separated on the command line) or auto"}
+_AUTO_EXPECTED = {bool: "true, false or auto", int: "a whole number or auto",
+                  list[str]: "a list (comma-separated on the command line) or auto"}
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:

@@ -4,6 +4,7 @@ Property-based (Hypothesis, like the config fuzzer): `pytest -k fuzz`, thorough 
 HYPOTHESIS_PROFILE=thorough."""
 
 import os
+import typing
 
 import pytest
 from bad_input_helpers import error_line
@@ -14,7 +15,15 @@ from gankit.cli import main
 from gankit.config import field_types
 from gankit.launch.validate import RANGES, Range
 
-NUMERIC = {k: t for k, t in field_types().items() if t in (int, float)}
+
+
+def number_type(tp: object) -> type | None:
+    """int or float for a numeric key, also one that may be "auto" (int | str); else None."""
+    inner = [a for a in typing.get_args(tp) if a is not str] if str in typing.get_args(tp) else [tp]
+    return inner[0] if len(inner) == 1 and inner[0] in (int, float) else None
+
+
+NUMERIC = {k: n for k, t in field_types().items() if (n := number_type(t)) is not None}
 FAR = 2**40
 
 
@@ -42,7 +51,7 @@ def test_every_numeric_key_has_a_range():
     assert set(RANGES) == set(NUMERIC)
 
 
-# 56 keys: a few examples each in the default suite, the profile's many under HYPOTHESIS_PROFILE=thorough
+# 58 keys: a few examples each in the default suite, the profile's many under HYPOTHESIS_PROFILE=thorough
 EXAMPLES = 8 if os.environ.get("HYPOTHESIS_PROFILE", "default") == "default" else settings().max_examples
 
 

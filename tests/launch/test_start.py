@@ -1,5 +1,5 @@
 """launch/start.py: the one way to start a run.  A failed pre-flight leaves nothing; config.json is
-written once, with model.conditional resolved; a resume rewrites it only when it changed.  (The
+written once, with model.conditional and model.d_width resolved; a resume rewrites it only when it changed.  (The
 sweep's trials start through it too: tests/studies/test_sweep.py runs them end to end.)"""
 
 import json
@@ -48,6 +48,15 @@ def test_config_json_is_written_once_with_conditional_resolved(tmp_path, monkeyp
     assert writes == [run.path] and summary["step"] == 2
     assert json.loads(run.config_file.read_text())["model"]["conditional"] is conditional
     assert load_run(run.path).cfg.model.conditional is conditional  # the checkpoint says the same
+
+
+@pytest.mark.parametrize("classes, width", [(2, 64), (1, 32)])
+def test_config_json_records_the_d_width_auto_chose(tmp_path, classes, width):
+    cfg = build_config(sets=[s for s in TINY if not s.startswith("model.d_width=")])
+    assert cfg.model.d_width == "auto"  # the default preset's
+    run, _ = start_run(cfg, out=tmp_path / "runs", data=data(classes=classes), announce=False)
+    assert json.loads(run.config_file.read_text())["model"]["d_width"] == width
+    assert load_run(run.path).cfg.model.d_width == width  # rebuilt from the checkpoint alone
 
 
 def test_a_resume_rewrites_config_json_only_when_it_changed(tmp_path):

@@ -3,6 +3,7 @@
 import dataclasses
 
 import pytest
+import torch
 
 from gankit.config import ModelConfig
 from gankit.errors import GankitError
@@ -32,6 +33,17 @@ def test_conditional_auto_becomes_true_exactly_on_labelled_data(classes, conditi
     G, D = build_models(cfg, SHAPES["dcgan"], classes)
     assert cfg.conditional is conditional and G.conditional is conditional  # resolved in place, recorded as a bool
     assert (D.embed is not None) is conditional
+
+
+@pytest.mark.parametrize("classes, width", [(10, 64), (1, 32)])
+def test_d_width_auto_is_the_wide_d_for_a_conditional_model_and_the_narrow_one_otherwise(classes, width):
+    cfg = dataclasses.replace(ModelConfig(), g_width=8, d_width="auto", conditional="auto")
+    _, D = build_models(cfg, SHAPES["dcgan"], classes)
+    first = next(m for m in D.modules() if isinstance(m, torch.nn.Conv2d))
+    assert cfg.d_width == width and first.out_channels == width  # resolved in place, and D is built so
+    fixed = dataclasses.replace(ModelConfig(), g_width=8, d_width=48, conditional="auto")
+    build_models(fixed, SHAPES["dcgan"], classes)
+    assert fixed.d_width == 48  # a width the user set is kept
 
 
 def test_each_model_checks_its_own_config():

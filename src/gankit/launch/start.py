@@ -4,7 +4,7 @@ The CLI (`gankit train`, `--resume`) and the sweep's trials both start runs here
 the same pre-flight and the same run directory:
 
 1. pre-flight (`prepare`): the data loads, `model.conditional=auto` is resolved from its
-   classes, `train.ada=auto` from its size and `train.diffaugment=auto` from its channels, the
+   classes (and `model.d_width=auto` from that), `train.ada=auto` from its size and `train.diffaugment=auto` from its channels, the
    model builds for its shape, the batch fits the data and the processes, an `--init-from` /
    `model.d_init=evaluator` source fits; a resume's checkpoint is one this gankit reads and fits
    the config.  Every failure is one GankitError before anything is
@@ -49,14 +49,14 @@ from gankit.util.paths import check_name, writable_dir
 
 def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = None, resume_from: RunDir | None = None,
             dist: Dist = Dist()) -> tuple[Config, ImageData]:
-    """The pre-flight: returns (cfg, data) with model.conditional, train.ada and
+    """The pre-flight: returns (cfg, data) with model.conditional, model.d_width, train.ada and
     train.diffaugment resolved in cfg in place, or raises a GankitError before anything is
     written."""
     if resume_from is not None and not resume_from.last_checkpoint.is_file():
         raise GankitError(f"{resume_from.path}: no checkpoint to resume from; start a new run")
     check_amp(cfg.train.amp, pick_device(cfg.train.device))  # the hardware the config asks for is here
     data = data if data is not None else load_dataset(cfg.data, data_dir)
-    resolve_conditional(cfg.model, data.num_classes)  # once, before config.json records it
+    resolve_conditional(cfg.model, data.num_classes)  # and d_width; once, before config.json records them
     resolve_augment(cfg, data)  # train.ada=auto: small data; train.diffaugment=auto: colour; likewise recorded
     check_buildable(cfg.model, tuple(data.images.shape[1:]), data.num_classes)
     plan(cfg, data, dist)

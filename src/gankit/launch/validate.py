@@ -128,6 +128,8 @@ def _ranges(cfg: Config) -> None:
     for key, rng in RANGES.items():
         section, name = key.split(".")
         value = getattr(getattr(cfg, section), name)
+        if value == "auto":  # resolved from the data in the pre-flight (model.d_width)
+            continue
         if not rng.holds(value):
             finite = "" if math.isfinite(value) else "a finite number "
             bad(f"{key}={value}; must be {finite}{rng}{NOTES.get(key, '')}")
@@ -186,7 +188,7 @@ def _data_paths(cfg: Config) -> None:
 
 def _model(cfg: Config) -> None:
     m, t = cfg.model, cfg.train
-    if m.z_dim < 1 or m.g_width < 1 or m.d_width < 1:
+    if m.z_dim < 1 or m.g_width < 1 or (m.d_width != "auto" and m.d_width < 1):
         bad("model.z_dim, model.g_width and model.d_width must be >= 1")
     if not 0.0 <= m.d_dropout < 1.0:
         bad(f"model.d_dropout={m.d_dropout}; must be in [0, 1)")

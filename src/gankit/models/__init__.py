@@ -51,10 +51,13 @@ def check_model(cfg: ModelConfig) -> str | None:
 
 def resolve_conditional(cfg: ModelConfig, num_classes: int) -> None:
     """model.conditional=auto becomes true on labelled data (>= 2 classes), false on an unlabelled
-    folder, in place.  launch.start_run resolves it before config.json is written, so the run
-    directory and its checkpoints record the choice; a builder given `auto` resolves it too."""
+    folder, in place; then model.d_width=auto becomes 64 for a conditional model and 32 for an
+    unconditional one.  launch.start_run resolves both before config.json is written, so the run
+    directory and its checkpoints record the choice; a builder given `auto` resolves them too."""
     if cfg.conditional == "auto":
         cfg.conditional = num_classes >= 2
+    if cfg.d_width == "auto":  # fashion-speed round six (unconditional) chose 32, round seventeen (conditional) 64
+        cfg.d_width = 64 if cfg.conditional else 32
 
 
 def build_models(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:
