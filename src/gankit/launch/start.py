@@ -4,11 +4,11 @@ The CLI (`gankit train`, `--resume`) and the sweep's trials both start runs here
 the same pre-flight and the same run directory:
 
 1. pre-flight (`prepare`): the data loads, `model.conditional=auto` is resolved from its
-   classes (and `model.d_width=auto` from that), `train.ada=auto` from its size and `train.diffaugment=auto` from its channels, the
-   model builds for its shape, the batch fits the data and the processes, an `--init-from` /
-   `model.d_init=evaluator` source fits; a resume's checkpoint is one this gankit reads and fits
-   the config.  Every failure is one GankitError before anything is
-   written: a failed start leaves no run directory behind;
+   classes (and `model.d_width=auto` from that), `train.ada=auto` from its size and
+   `train.diffaugment=auto` from its channels, the model builds for its shape, the batch fits
+   the data and the processes, an `--init-from` / `model.d_init=evaluator` source fits; a
+   resume's checkpoint is one this gankit reads and fits the config.  Every failure is one
+   GankitError before anything is written: a failed start leaves no run directory behind;
 2. the run directory (numbered under `--out`, or a chosen path for a study's trial);
 3. the evaluator: a run with periodic evaluation on data no shipped evaluator serves makes
    this data's evaluator now (once, then cached by the data's fingerprint), so its FID curve,
