@@ -32,7 +32,7 @@ from gankit.launch.presets import build_config
 from gankit.metrics import evaluate_samples, evaluator_folder, load_test_split
 from gankit.metrics.evaluate import reference_data
 from gankit.metrics.evaluator import evaluator_for
-from gankit.models import resolve_conditional
+from gankit.models import resolve_auto_model
 from gankit.models.sampling import generated_u8
 from gankit.runs.layout import create_run_dir
 from gankit.runs.load import load_run
@@ -66,7 +66,7 @@ def make_checkpoints(kind: str, out: Path, data_path: str | None) -> list[Path]:
         out.mkdir(parents=True)
         cfg = build_config(sets=sets)
         data = load_dataset(cfg.data)
-        resolve_conditional(cfg.model, data.num_classes)
+        resolve_auto_model(cfg.model, data.num_classes)
         run = create_run_dir(out / "work", "default")
         for i, mark in enumerate(marks):
             cfg.train.max_steps = mark
@@ -81,7 +81,7 @@ def make_checkpoints(kind: str, out: Path, data_path: str | None) -> list[Path]:
             continue
         bad = build_config(sets=sets + extra)
         data = data or load_dataset(bad.data)
-        resolve_conditional(bad.model, data.num_classes)
+        resolve_auto_model(bad.model, data.num_classes)
         crun = create_run_dir(out / "work", name)
         crun.write_config(bad)
         train(bad, crun, data=data)

@@ -16,7 +16,6 @@ from gankit.config import field_types
 from gankit.launch.validate import RANGES, Range
 
 
-
 def number_type(tp: object) -> type | None:
     """int or float for a numeric key, also one that may be "auto" (int | str); else None."""
     inner = [a for a in typing.get_args(tp) if a is not str] if str in typing.get_args(tp) else [tp]

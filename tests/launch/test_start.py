@@ -1,6 +1,7 @@
 """launch/start.py: the one way to start a run.  A failed pre-flight leaves nothing; config.json is
-written once, with model.conditional and model.d_width resolved; a resume rewrites it only when it changed.  (The
-sweep's trials start through it too: tests/studies/test_sweep.py runs them end to end.)"""
+written once, with model.conditional and model.d_width resolved; a resume rewrites it only when it
+changed.  (The sweep's trials start through it too: tests/studies/test_sweep.py runs them end to
+end.)"""
 
 import json
 

@@ -32,7 +32,7 @@ from gankit.data.cache import check_cache
 from gankit.errors import GankitError, GankitWarning
 from gankit.metrics.evaluate import reference_data
 from gankit.metrics.evaluator_folder import evaluator_or_make
-from gankit.models import check_buildable, resolve_conditional
+from gankit.models import check_buildable, resolve_auto_model
 from gankit.runs.layout import RunDir, create_run_dir, run_dir_at
 from gankit.runs.load import check_resumable
 from gankit.runs.tracking import check_reachable
@@ -56,7 +56,7 @@ def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = N
         raise GankitError(f"{resume_from.path}: no checkpoint to resume from; start a new run")
     check_amp(cfg.train.amp, pick_device(cfg.train.device))  # the hardware the config asks for is here
     data = data if data is not None else load_dataset(cfg.data, data_dir)
-    resolve_conditional(cfg.model, data.num_classes)  # and d_width; once, before config.json records them
+    resolve_auto_model(cfg.model, data.num_classes)  # conditional, d_width: once, before config.json records them
     resolve_augment(cfg, data)  # train.ada=auto: small data; train.diffaugment=auto: colour; likewise recorded
     check_buildable(cfg.model, tuple(data.images.shape[1:]), data.num_classes)
     plan(cfg, data, dist)

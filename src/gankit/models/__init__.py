@@ -49,7 +49,7 @@ def check_model(cfg: ModelConfig) -> str | None:
     return None
 
 
-def resolve_conditional(cfg: ModelConfig, num_classes: int) -> None:
+def resolve_auto_model(cfg: ModelConfig, num_classes: int) -> None:
     """model.conditional=auto becomes true on labelled data (>= 2 classes), false on an unlabelled
     folder, in place; then model.d_width=auto becomes 64 for a conditional model and 32 for an
     unconditional one.  launch.start_run resolves both before config.json is written, so the run
@@ -61,7 +61,7 @@ def resolve_conditional(cfg: ModelConfig, num_classes: int) -> None:
 
 
 def build_models(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:
-    resolve_conditional(cfg, num_classes)
+    resolve_auto_model(cfg, num_classes)
     # for every model: conditioning on a one-class (unlabelled) dataset is a config mistake
     if cfg.conditional and num_classes < 2:
         raise GankitError(f"model.conditional=true needs a labelled dataset with >= 2 classes, got "

@@ -20,6 +20,11 @@ def _e(value) -> str:
     return html.escape(str(value))
 
 
+def _number(x: object) -> bool:
+    """A number from a log or metrics.json (a bool is an int to Python, not a measurement)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 def _img(path: Path, alt: str, width: int | None = None) -> str:
     if not path.is_file():
         return ""
@@ -50,16 +55,13 @@ _COUNTS = {"n", "reference_size", "reference_n", "seconds", "eval_seconds", "ste
 def _metrics_table(metrics: dict) -> str:
     """One row per metric: its plain name (a link to its definition), the model's value beside its
     real-vs-real floor (`floor_<metric>`), which way is better, and what it means."""
-    def num(v) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-
     def cell(v) -> str:  # counts (n, step, sizes) exactly, measurements to 4 significant digits
-        return "" if not num(v) else str(v) if isinstance(v, int) else f"{v:.4g}"
+        return "" if not _number(v) else str(v) if isinstance(v, int) else f"{v:.4g}"
 
     docs = _docs_url()
     rows = []
     for k, v in metrics.items():
-        if not num(v) or k.startswith("floor_") or k in _COUNTS:  # counts belong to the provenance line
+        if not _number(v) or k.startswith("floor_") or k in _COUNTS:  # counts belong to the provenance line
             continue
         m, anchor = describe(k)
         name = html.escape(m.label if m else k)
@@ -136,10 +138,6 @@ def _training_seconds(last: dict, events: list[dict]) -> object:
     if spent and (not _number(row) or max(spent) > row):
         return max(spent)
     return row  # shown as it stands, escaped, even where a run dir from elsewhere holds no number
-
-
-def _number(x: object) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def build_report(run: RunDir) -> str:

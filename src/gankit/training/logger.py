@@ -21,6 +21,7 @@ from gankit.config import Config
 from gankit.models.sampling import class_grid_inputs, grid_inputs, trained_classes
 from gankit.runs.layout import RunDir
 from gankit.runtime.distributed import Dist, mean_values
+from gankit.training.clock import Clock
 from gankit.util.imageio import make_grid, save_grid, save_image, to_uint8
 
 # stats.jsonl columns averaged over a log interval, with their short names in the progress bar
@@ -32,9 +33,9 @@ _AVERAGED = {
 
 class Logger:
     def __init__(self, run: RunDir, cfg: Config, total_steps: int, steps_per_epoch: int, dist: Dist = Dist(),
-                 G: nn.Module | None = None, before: float = 0.0):
+                 G: nn.Module | None = None, *, clock: Clock):
         self.run, self.cfg, self.dist = run, cfg, dist
-        self.before = before  # training seconds of the run's earlier sessions: a row's `time` counts the whole run
+        self.clock = clock  # the run's training clock: a row's `time` counts every session, as the budget does
         self.G = G  # a growing G (progan) puts its `resolution` and fade-in `alpha` into every row
         self.writes = dist.main
         self.total_steps, self.steps_per_epoch = total_steps, steps_per_epoch
@@ -112,7 +113,7 @@ class Logger:
             row["resolution"], row["alpha"] = int(self.G.resolution), round(float(self.G.alpha), 4)
         row["lr_g"], row["lr_d"] = lr_g, lr_d
         row["img_per_s"] = round(self.images / max(now - self.t_interval, 1e-9), 1)
-        row["time"] = round(self.before + now - self.t0, 2)
+        row["time"] = round(self.clock.spent(), 2)
         self.sums, self.counts, self.extra, self.images = {}, {}, {}, 0
         self.t_interval = now
         return row

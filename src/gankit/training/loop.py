@@ -136,8 +136,7 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
         restore(state, run, dist)
     rank_seed(t.seed, dist, state.step)  # dropout, DiffAugment, instance noise: a stream per rank
     clock.start(state.seconds)
-    # G: a growing model's resolution; a row's time counts the earlier sessions as the budget does
-    log = Logger(run, cfg, p.total_steps, p.steps_per_epoch, dist, G, before=state.seconds)
+    log = Logger(run, cfg, p.total_steps, p.steps_per_epoch, dist, G, clock=clock)  # G: a growing model's resolution
     G.train()
     D.train()
     with Interrupt() as interrupt:
