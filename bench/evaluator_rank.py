@@ -29,14 +29,12 @@ import torch
 
 from gankit.data import load_dataset
 from gankit.launch.presets import build_config
+from gankit.launch.start import start_run
 from gankit.metrics import evaluate_samples, evaluator_folder, load_test_split
 from gankit.metrics.evaluate import reference_data
 from gankit.metrics.evaluator import evaluator_for
-from gankit.models import resolve_auto_model
 from gankit.models.sampling import generated_u8
-from gankit.runs.layout import create_run_dir
 from gankit.runs.load import load_run
-from gankit.training.loop import train
 
 SETUPS = {
     # step marks, then a last chunk to the full budget (seconds of training)
@@ -66,14 +64,15 @@ def make_checkpoints(kind: str, out: Path, data_path: str | None) -> list[Path]:
         out.mkdir(parents=True)
         cfg = build_config(sets=sets)
         data = load_dataset(cfg.data)
-        resolve_auto_model(cfg.model, data.num_classes)
-        run = create_run_dir(out / "work", "default")
+        run = None
         for i, mark in enumerate(marks):
             cfg.train.max_steps = mark
             cfg.train.budget = f"{setup['budget']}s" if mark == 0 else ""
-            run.write_config(cfg)
             t0 = time.time()
-            summary = train(cfg, run, resume=i > 0, data=data)
+            if run is None:
+                run, summary = start_run(cfg, out=out / "work", name="default", data=data, announce=False)
+            else:  # continue it to the next mark
+                _, summary = start_run(cfg, at=run.path, resume=True, data=data, announce=False)
             print(f"{kind}: step {summary.get('step')} after {time.time() - t0:.0f}s", flush=True)
             snapshot(run, out / f"ckpt-{i}")
     for name, extra in COLLAPSES.items():
@@ -81,10 +80,7 @@ def make_checkpoints(kind: str, out: Path, data_path: str | None) -> list[Path]:
             continue
         bad = build_config(sets=sets + extra)
         data = data or load_dataset(bad.data)
-        resolve_auto_model(bad.model, data.num_classes)
-        crun = create_run_dir(out / "work", name)
-        crun.write_config(bad)
-        train(bad, crun, data=data)
+        crun, _ = start_run(bad, out=out / "work", name=name, data=data, announce=False)
         snapshot(crun, out / name)
     return [out / f"ckpt-{i}" for i in range(len(marks))] + [out / name for name in COLLAPSES]
 

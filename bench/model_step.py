@@ -22,12 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from gankit.launch.presets import build_config
-from gankit.models import build_models
+from gankit.models import build_models, resolve_auto_model
 
 
 def make_step(cfg, size: int, channels: int):
     torch.manual_seed(0)
     n_classes = 10
+    resolve_auto_model(cfg.model, n_classes)  # as the pre-flight does for 10-class data
     G, D = build_models(cfg.model, (channels, size, size), n_classes)
     G.train()
     D.train()

@@ -36,9 +36,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from gankit.data import ImageData, load_dataset
 from gankit.errors import GankitError
 from gankit.launch.presets import build_config, preset_names
+from gankit.launch.start import resolve, start_run
 from gankit.models import build_models
-from gankit.runs.layout import create_run_dir
-from gankit.training.loop import train
 from gankit.util.imageio import to_float
 
 NATIVE = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
@@ -77,7 +76,7 @@ class PlainLoop:
 
     def __init__(self, cfg, data: ImageData):
         torch.manual_seed(0)
-        self.cfg, self.data = cfg, data
+        self.cfg, self.data = resolve(cfg, data), data  # the autos as gankit's pre-flight resolves them
         self.G, self.D = build_models(cfg.model, tuple(data.images.shape[1:]), max(len(data.class_names), 1))
         o = cfg.optim
         self.og = torch.optim.Adam(self.G.parameters(), o.g_lr, betas=(o.beta1, o.beta2))
@@ -127,9 +126,7 @@ def gankit_seconds(spec: str, sets: list[str], data: ImageData, steps: int, out:
     preset, shape = split(spec)
     cfg = build_config(preset=preset, sets=QUIET + shape + sets + [f"train.max_steps={2 * half}",
                                                                  f"train.log_every={half}"])
-    run = create_run_dir(out, preset)
-    run.write_config(cfg)
-    train(cfg, run, data=data)
+    run, _ = start_run(cfg, out=out, data=data, announce=False)
     rate = run.stats()[-1]["img_per_s"]
     return steps * cfg.train.batch_size / rate
 

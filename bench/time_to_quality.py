@@ -19,12 +19,11 @@ import tempfile
 
 from gankit.data import load_dataset
 from gankit.launch.presets import build_config
+from gankit.launch.start import start_run
 from gankit.metrics import evaluate_samples, load_test_split
 from gankit.metrics.evaluate import reference_data
 from gankit.models.sampling import generated_u8
-from gankit.runs.layout import create_run_dir
 from gankit.runs.load import load_run
-from gankit.training.loop import train
 
 
 def evaluate(run_path, n: int) -> dict:
@@ -53,14 +52,15 @@ def main() -> None:
         for p in presets:
             cfgs[p] = build_config(preset=p, sets=["train.epochs=10000", "train.progress=false",
                                                    "train.tensorboard=false", "train.sample_every=10000"])
-            runs[p] = create_run_dir(out, p)
         data = load_dataset(cfgs[presets[0]].data)
         for mark in marks:
             for p in presets:
                 cfg = cfgs[p]
                 cfg.train.budget = f"{mark * 60:g}s"
-                runs[p].write_config(cfg)
-                train(cfg, runs[p], resume=bool(curves[p]), data=data)
+                if curves[p]:  # the next mark continues the run: the checkpoint's seconds count
+                    start_run(cfg, at=runs[p].path, resume=True, data=data, announce=False)
+                else:
+                    runs[p], _ = start_run(cfg, out=out, name=p, data=data, announce=False)
                 seconds = load_run(runs[p].path).state["seconds"]
                 row = {"minutes": round(seconds / 60, 2), **evaluate(runs[p].path, args.n)}
                 curves[p].append(row)

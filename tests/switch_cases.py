@@ -3,6 +3,7 @@ entries, the tiny smoke-test settings, and builders for the preset with or witho
 
 import torch
 
+from gankit.launch.start import resolve
 from gankit.data.imagedata import ImageData
 from gankit.launch.presets import build_config
 from gankit.models import build_models
@@ -71,4 +72,5 @@ def fake_data(n: int = 16) -> ImageData:
 
 
 def state_for(switch: str | None, preset: str = "dcgan", total_steps: int = 4) -> TrainingState:
-    return TrainingState.create(cfg_for(switch, preset), fake_data(), "cpu", total_steps)
+    data = fake_data()
+    return TrainingState.create(resolve(cfg_for(switch, preset), data), data, "cpu", total_steps)

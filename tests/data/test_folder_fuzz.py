@@ -17,7 +17,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from PIL import Image
 
-from gankit.data import folder
+from gankit.data import decode
 from gankit.data.folder import load_folder_images
 from gankit.data.imagedata import ImageData
 from gankit.errors import GankitError
@@ -157,11 +157,11 @@ def test_fuzz_hostile_zip_members(tmp_path_factory, data, opts):
 
 
 def test_fuzz_zip_bomb_is_skipped_unread(tmp_path, monkeypatch):
-    """A member that declares more than folder.MAX_MEMBER bytes is skipped (counted warning) or,
+    """A member that declares more than decode.MAX_MEMBER bytes is skipped (counted warning) or,
     under data.strict, an error naming it; it is never unpacked."""
     src = tmp_path / "bomb.zip"
     src.write_bytes(build_zip([("cat/1.png", SEEDS[0]), ("cat/2.png", bytes(2 << 20))], zipfile.ZIP_DEFLATED))
-    monkeypatch.setattr(folder, "MAX_MEMBER", 1 << 20)  # 2 MiB of zeros stands for a 1 TB bomb
+    monkeypatch.setattr(decode, "MAX_MEMBER", 1 << 20)  # 2 MiB of zeros stands for a 1 TB bomb
     with pytest.warns(UserWarning, match=r"skipped 1 unreadable files \(first: cat/2.png: declares 2097152 bytes"):
         assert len(load_folder_images(src)) == 1
     with pytest.raises(GankitError, match="cat/2.png in .*declares 2097152 bytes uncompressed, more than 1 MiB"):

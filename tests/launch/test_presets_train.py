@@ -8,7 +8,7 @@ from gankit.cli import main
 from gankit.launch.presets import build_config
 from gankit.runs.layout import create_run_dir
 from gankit.runs.load import load_run
-from gankit.training.loop import train
+from tiny_runs import resolved_train as train
 
 QUICK = ["train.max_steps=2", "train.progress=false", "train.tensorboard=false", "train.log_every=1"]
 

@@ -1,4 +1,4 @@
-"""Every numeric config key has a valid range (launch/validate.py RANGES), and every value outside
+"""Every numeric config key has a valid range (launch/ranges.py RANGES), and every value outside
 it is refused at `gankit train --dry-run`: one line naming the key, exit 2, nothing written.
 Property-based (Hypothesis, like the config fuzzer): `pytest -k fuzz`, thorough with
 HYPOTHESIS_PROFILE=thorough."""
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from gankit.cli import main
 from gankit.config import field_types
-from gankit.launch.validate import RANGES, Range
+from gankit.launch.ranges import RANGES, Range
 
 
 def number_type(tp: object) -> type | None:

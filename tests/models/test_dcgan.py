@@ -65,7 +65,7 @@ def test_unsupported_size_is_a_clear_error():
 
 
 def test_registry_holds_dcgan():
-    assert MODELS["dcgan"] is build_dcgan
+    assert MODELS["dcgan"].build is build_dcgan
 
 
 @pytest.mark.parametrize("conditional", [False, True])

@@ -40,7 +40,7 @@ def at(step, *nets):
 
 
 def test_registered():
-    assert MODELS["progan"] is build_progan
+    assert MODELS["progan"].build is build_progan
 
 
 @pytest.mark.parametrize("size, resolutions", [(28, [7, 14, 28]), (32, [4, 8, 16, 32])])

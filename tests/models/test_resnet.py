@@ -15,7 +15,7 @@ from gankit.launch.presets import build_config
 from gankit.models import build_models, check_model
 from gankit.models.resnet import CondBatchNorm2d, DownBlock, UpBlock
 from gankit.runs.layout import create_run_dir
-from gankit.training.loop import train
+from tiny_runs import resolved_train as train
 
 SMALL = dict(name="resnet", g_width=8, d_width=8, z_dim=16)
 

@@ -15,7 +15,7 @@ from gankit.models.sampling import class_grid_inputs, grid_inputs, label_prior, 
 from gankit.runs.checkpoint import load_state
 from gankit.runs.layout import create_run_dir
 from gankit.training.ema import EMA, Sampler
-from gankit.training.loop import train
+from tiny_runs import resolved_train as train
 
 # cats and dogs of CIFAR-10: 2 of 10 label indices ever see data
 CATDOG = torch.tensor([3, 5, 5, 3, 5, 5])

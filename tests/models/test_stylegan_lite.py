@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from tiny_runs import whole_and_resumed
 
+from gankit.launch.start import resolve
 from gankit.cli import main
 from gankit.config import ModelConfig
 from gankit.data import ImageData
@@ -18,7 +19,7 @@ from gankit.models import MODELS, build_models
 from gankit.models.stylegan_lite import ModulatedConv, start_resolution
 from gankit.runs.layout import create_run_dir
 from gankit.runs.load import load_run
-from gankit.training.loop import train
+from tiny_runs import resolved_train as train
 from gankit.training.state import TrainingState
 
 SMALL = dict(name="stylegan-lite", z_dim=16, w_dim=16, mapping_layers=2, g_width=4, d_width=4)
@@ -184,13 +185,13 @@ def test_checkpoint_round_trip_through_the_training_state(tmp_path):
     n = 64
     data = ImageData(torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8), torch.arange(n) % 3,
                      ["a", "b", "c"], "synthetic")
-    a = TrainingState.create(cfg, data, "cpu", total_steps=10)
+    a = TrainingState.create(resolve(cfg, data), data, "cpu", total_steps=10)
     a.G.train()
     _noise_on(a.G, 0.3)
     a.G(torch.randn(8, 16), torch.arange(8) % 3)  # a w_avg that differs from a fresh G's
     a.ema.update(a.G, step=1)
     a.save(tmp_path / "s.safetensors")
-    b = TrainingState.create(build_config(sets=sets + ["train.seed=5"]), data, "cpu", total_steps=10)
+    b = TrainingState.create(resolve(build_config(sets=sets + ["train.seed=5"]), data), data, "cpu", total_steps=10)
     b.load(tmp_path / "s.safetensors")
     z, y = torch.randn(5, 16), torch.tensor([0, 1, 2, 0, 1])
     for ga, gb in ((a.G, b.G), (a.ema.model, b.ema.model)):

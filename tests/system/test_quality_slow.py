@@ -13,7 +13,7 @@ import pytest
 from gankit.cli import main
 from gankit.launch.presets import build_config
 from gankit.runs.layout import create_run_dir
-from gankit.training.loop import train
+from tiny_runs import resolved_train as train
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from torch import nn
 from gankit.data.diffaugment import resolve as resolve_diffaugment
 from gankit.models import build_models
 from gankit.runs.layout import create_run_dir
-from gankit.training.loop import train
+from tiny_runs import resolved_train as train
 from gankit.training.losses import LOSSES, accuracy, generator_loss
 from gankit.training.objectives import DView, d_objective, g_objective, topk_keep, with_mode_seeking
 from gankit.training.penalties import mode_seeking

@@ -15,7 +15,7 @@ from gankit.models.layers import Dropout
 from gankit.runs.checkpoint import load_state
 from gankit.runs.layout import create_run_dir
 from gankit.runs.load import load_run
-from gankit.training.loop import train
+from tiny_runs import resolved_train as train
 from tests.switch_cases import BASE, SWITCHES, TINY
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 from tiny_runs import whole_and_resumed
 
+from gankit.launch.start import resolve
 from gankit.cli import main
 from gankit.launch.presets import build_config
 from gankit.runs.layout import read_jsonl
@@ -24,7 +25,7 @@ def state_for(sets: list[str]) -> TrainingState:
 
     cfg = build_config(sets=TINY + sets)
     data = ImageData(torch.zeros(32, 1, 28, 28, dtype=torch.uint8), torch.zeros(32, dtype=torch.long), [], "toy")
-    return TrainingState.create(cfg, data, "cpu", 100)
+    return TrainingState.create(resolve(cfg, data), data, "cpu", 100)
 
 
 def test_p_rises_while_d_is_sure_of_the_real_images_and_falls_while_it_is_not():
@@ -34,12 +35,12 @@ def test_p_rises_while_d_is_sure_of_the_real_images_and_falls_while_it_is_not():
     for step in range(40):  # D says "real" to every real image: r_t = 1 > 0.6
         state.step = step
         ada_update(state, torch.full((16,), 3.0), Dist())
-    risen = state.ada_p
+    risen = state.ada.p
     assert risen == pytest.approx(10 * 64 / 1000)  # ten updates of +64 images / 1,000
     for step in range(40, 80):  # D at chance on fresh images: r_t = 0 < 0.6
         state.step = step
         ada_update(state, torch.tensor([1.0, -1.0] * 8), Dist())
-    assert state.ada_p == pytest.approx(0.0, abs=1e-12) and risen > 0
+    assert state.ada.p == pytest.approx(0.0, abs=1e-12) and risen > 0
 
 
 def test_ada_augment_applies_each_op_with_probability_p():

@@ -12,7 +12,8 @@ from gankit.errors import GankitError, GankitWarning
 from gankit.launch.presets import build_config
 from gankit.runs.layout import create_run_dir
 from gankit.training.augment_real import augment_real, leak_warnings, rotate, translate, warn_leaks
-from gankit.training.loop import epoch_order, train
+from gankit.training.loop import epoch_order
+from tiny_runs import resolved_train as train
 from gankit.util.imageio import to_float
 
 

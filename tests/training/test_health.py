@@ -4,6 +4,7 @@ reaching the optimisers and their schedules, and the collapse watch's patience."
 import pytest
 import torch
 
+from gankit.launch.start import resolve
 from gankit.data import ImageData
 from gankit.launch.presets import build_config
 from gankit.training.health import CollapseWatch, apply_changes, collapse_fix, divergence, divergence_message
@@ -13,7 +14,7 @@ from gankit.training.state import TrainingState
 def _state(sets=()):
     cfg = build_config(sets=["model.g_width=8", "model.d_width=8", *sets])
     data = ImageData(torch.zeros(64, 1, 28, 28, dtype=torch.uint8), torch.zeros(64, dtype=torch.long), [], "x")
-    return cfg, TrainingState.create(cfg, data, "cpu", total_steps=100)
+    return cfg, TrainingState.create(resolve(cfg, data), data, "cpu", total_steps=100)
 
 
 def test_divergence_names_the_first_non_finite_network_and_quantity():

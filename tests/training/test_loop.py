@@ -17,7 +17,7 @@ from gankit.launch.presets import build_config
 from gankit.launch.start import start_run
 from gankit.runs.checkpoint import load_state
 from gankit.runs.layout import create_run_dir, read_jsonl
-from gankit.training.loop import train
+from tiny_runs import resolved_train as train
 
 TINY = ["data.limit=256", "model.g_width=8", "model.d_width=8", "train.batch_size=32",
         "train.log_every=2", "train.progress=false"]
@@ -374,3 +374,17 @@ def test_simultaneous_update_takes_g_gradient_against_d_before_its_step(tmp_path
     same = lambda a, b: all(torch.allclose(a[k], b[k], atol=1e-7) for k in a)  # noqa: E731
     assert same(sim["D"], alt["D"])  # D's own step is the same either way
     assert same(sim["G"], alt_frozen_d["G"]) and not same(sim["G"], alt["G"])
+
+
+def test_train_refuses_an_unresolved_config(tmp_path):
+    """train() takes the pre-flight's resolved config only: an `auto` left is a caller's bug, said at once,
+    before any data loads or anything is written."""
+    from gankit.launch.presets import build_config
+    from gankit.runs.layout import create_run_dir
+    from gankit.training.loop import train as loop_train
+
+    cfg = build_config()  # the default preset: conditional, d_width, ada and diffaugment are auto
+    run = create_run_dir(tmp_path, "unresolved")
+    with pytest.raises(ValueError, match="train\\(\\) needs a resolved config, got model.d_width=auto"):
+        loop_train(cfg, run, data_dir=str(tmp_path / "nowhere"))
+    assert not any(run.path.rglob("*.jsonl")) and not run.last_checkpoint.exists()

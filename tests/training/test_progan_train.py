@@ -16,7 +16,7 @@ from gankit.cli import main
 from gankit.launch.presets import build_config
 from gankit.runs.layout import create_run_dir
 from gankit.runs.load import load_generator, load_run
-from gankit.training.loop import train
+from tiny_runs import resolved_train as train
 
 # 96 images at batch 16: 6 steps an epoch, 2 epochs; grow_steps=4: 7 px for steps 0-3,
 # 14 px from step 4 (fading over 2 steps), 28 px from step 8

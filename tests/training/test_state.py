@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from gankit.launch.start import resolve
 from gankit.data import ImageData
 from gankit.launch.presets import build_config
 from gankit.runtime import rng
@@ -22,12 +23,14 @@ def _draws(state):
 
 def test_state_dict_round_trip_restores_weights_rngs_step_and_best(tmp_path):
     cfg = build_config(sets=SETS)
-    a = TrainingState.create(cfg, _data(), "cpu", total_steps=10)
+    data = _data()
+    a = TrainingState.create(resolve(cfg, data), data, "cpu", total_steps=10)
     a.step, a.best_fid = 7, 12.5
     torch.rand(3, generator=a.targets_rng)
     a.save(tmp_path / "s.safetensors")
     expected = torch.rand(4), torch.rand(2, generator=a.targets_rng)
-    b = TrainingState.create(build_config(sets=SETS + ["train.seed=9"]), _data(30), "cpu", total_steps=10)
+    data30 = _data(30)
+    b = TrainingState.create(resolve(build_config(sets=SETS + ["train.seed=9"]), data30), data30, "cpu", total_steps=10)
     held = b.prior  # the sampler and the training monitor keep this tensor
     assert b.load(tmp_path / "s.safetensors") == []
     assert held is b.prior and torch.equal(held, a.prior)
@@ -77,12 +80,12 @@ def test_rollback_overrides_live_in_the_state_and_survive_a_checkpoint(tmp_path)
 
     cfg = build_config(sets=["model.g_width=8", "model.d_width=8", "model.conditional=false"])
     data = ImageData(torch.zeros(64, 1, 28, 28, dtype=torch.uint8), torch.zeros(64, dtype=torch.long), [], "x")
-    state = TrainingState.create(cfg, data, "cpu", total_steps=10)
-    state.overrides = {"optim.g_lr": 1e-4, "loss.real_label": 0.9}
+    state = TrainingState.create(resolve(cfg, data), data, "cpu", total_steps=10)
+    state.rollback.overrides = {"optim.g_lr": 1e-4, "loss.real_label": 0.9}
     eff = state.effective_config()
     assert eff.optim.g_lr == 1e-4 and eff.loss.real_label == 0.9
     assert cfg.optim.g_lr == build_config().optim.g_lr and cfg.loss.real_label == 1.0  # the run's config untouched
     state.save(tmp_path / "s.safetensors")
-    fresh = TrainingState.create(cfg, data, "cpu", total_steps=10)
+    fresh = TrainingState.create(resolve(cfg, data), data, "cpu", total_steps=10)
     fresh.load(tmp_path / "s.safetensors")
-    assert fresh.overrides == {"optim.g_lr": 1e-4, "loss.real_label": 0.9}
+    assert fresh.rollback.overrides == {"optim.g_lr": 1e-4, "loss.real_label": 0.9}

@@ -9,16 +9,17 @@ import pytest
 import torch
 from PIL import Image
 
+from gankit.launch.start import resolve
 from gankit.cli import main
 from gankit.data import load_dataset
 from gankit.errors import GankitError
 from gankit.launch.presets import build_config
 from gankit.metrics.evaluator import evaluator_for
-from gankit.models import build_models
+from gankit.models import build_models, resolve_auto_model
 from gankit.runs.checkpoint import load_state
 from gankit.runs.layout import create_run_dir
 from gankit.runs.load import load_run
-from gankit.training.loop import train
+from tiny_runs import resolved_train as train
 from gankit.training.state import TrainingState
 from gankit.training.transfer import initialise
 
@@ -52,7 +53,7 @@ def mnist_run(tmp_path_factory, shared_datasets):
 def test_init_from_copies_g_d_and_ema_but_not_optimisers_or_step(mnist_run, fashion_dir):
     cfg = build_config(sets=TINY + ["train.ema=true", f"train.init_from={mnist_run}"])
     data = load_dataset(cfg.data, str(fashion_dir))
-    state = TrainingState.create(cfg, data, "cpu", 4)
+    state = TrainingState.create(resolve(cfg, data), data, "cpu", 4)
     source = load_state(mnist_run / "checkpoints" / "last.safetensors")
     assert not torch.equal(state.D.features[0].weight, source["D"]["features.0.weight"])  # random before
     events = []
@@ -139,7 +140,7 @@ EV = ["model.d_init=evaluator", "model.d_width=32"]
 def test_evaluator_d_loads_the_evaluators_body_and_trains(fashion_dir, tmp_path):
     cfg = build_config(sets=TINY + EV)
     data = load_dataset(cfg.data, str(fashion_dir))
-    state = TrainingState.create(cfg, data, "cpu", 4)
+    state = TrainingState.create(resolve(cfg, data), data, "cpu", 4)
     events = []
     initialise(state, cfg, data, log=lambda kind, **f: events.append((kind, f)))
     ev = evaluator_for("fashion-mnist", data.class_names)
@@ -163,6 +164,7 @@ def test_evaluator_d_loads_the_evaluators_body_and_trains(fashion_dir, tmp_path)
 
 def test_evaluator_d_with_freeze_keeps_the_conv_blocks():
     cfg = build_config(sets=EV + ["model.freeze_d_layers=2"])
+    resolve_auto_model(cfg.model, 10)
     _, D = build_models(cfg.model, (1, 28, 28), 10)
     frozen = sorted(k for k, p in D.named_parameters() if not p.requires_grad)
     assert frozen == ["body.0.weight", "body.1.bias", "body.1.weight", "body.4.weight", "body.5.bias", "body.5.weight"]

@@ -22,7 +22,7 @@ from gankit.cli import main
 from gankit.launch.presets import build_config
 from gankit.runs.checkpoint import load_state
 from gankit.runs.layout import create_run_dir, read_jsonl
-from gankit.training.loop import train
+from tiny_runs import resolved_train as train
 
 TINY = ["data.limit=256", "model.g_width=8", "model.d_width=8", "train.batch_size=32",
         "train.log_every=2", "train.progress=false", "train.tensorboard=false"]

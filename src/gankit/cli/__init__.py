@@ -1,4 +1,4 @@
-"""The `gankit` command: parses arguments (parser.py), calls one function per subcommand (handlers.py).
+"""The `gankit` command: the verb table (verbs.py) builds the parser and names each verb's handler.
 
 Every user-facing failure is a `GankitError`, printed as one line (`gankit: error: ...`)
 with exit code 2, the same code argparse uses for bad arguments (`gankit --debug ...` adds
@@ -16,8 +16,7 @@ import traceback
 import warnings
 from pathlib import Path
 
-from gankit.cli.handlers import COMMANDS
-from gankit.cli.parser import build_parser
+from gankit.cli.verbs import VERBS, build_parser
 from gankit.errors import GankitError
 
 
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     shown = warnings.showwarning
     warnings.showwarning = lambda *w, **kw: warning_line(*w, **kw, debug=args.debug)
     try:
-        return COMMANDS[args.command](args)
+        return VERBS[args.command].run(args)
     except GankitError as e:
         return _fail(args, str(e), 2)
     except KeyboardInterrupt:

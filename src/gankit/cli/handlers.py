@@ -17,6 +17,7 @@ from gankit.errors import GankitError
 def cmd_train(a: argparse.Namespace) -> int:
     from gankit.config import from_dict, set_value
     from gankit.launch.presets import build_config, validate
+    from gankit.commands.evaluate import print_final_evaluation
     from gankit.launch.start import start_run
     from gankit.runs.layout import open_run_dir
     from gankit.runtime.distributed import setup, teardown
@@ -60,25 +61,9 @@ def cmd_train(a: argparse.Namespace) -> int:
         else:
             print(f"{state}: {summary['step']} steps in {summary['seconds']} s ({summary['img_per_s']} img/s)")
         if not summary["interrupted"]:
-            final_evaluation(run, cfg.train.final_eval_n, a.data_dir)
+            print_final_evaluation(run, cfg.train.final_eval_n, a.data_dir)
         print(f"samples: {run.samples}  report: {run.report_file}")
     return 130 if summary["interrupted"] else 0
-
-
-def final_evaluation(run, n: int, data_dir: str | None) -> None:
-    """A run that ends (finished, budget spent, early stop) is scored at train.final_eval_n and
-    says how good it is in three lines.  GANKIT_FINAL_EVAL=off skips it (the test suite's many
-    tiny runs; scripts that evaluate on their own)."""
-    import os
-
-    from gankit.commands.evaluate import final_evaluation as score
-    from gankit.commands.evaluate import summary_lines
-
-    if not n or os.environ.get("GANKIT_FINAL_EVAL", "").lower() == "off":
-        return
-    metrics, why = score(str(run.path), n, data_dir)
-    for line in summary_lines(metrics) if metrics else [why]:
-        print(line)
 
 
 SEED_MAX = 2**63 - 1  # torch's generators take a signed 64-bit seed
@@ -230,35 +215,18 @@ def cmd_presets(a: argparse.Namespace) -> int:
 
 
 def cmd_options(a: argparse.Namespace) -> int:
-    from gankit.commands.options import format_options
+    from gankit.commands.options import format_markdown, format_options
 
-    print(format_options(a.preset))
+    if a.markdown and a.preset:
+        raise GankitError("--markdown writes the reference page of the built-in defaults and the default preset; "
+                          "leave out --preset")
+    print(format_markdown() if a.markdown else format_options(a.preset), end="\n" if not a.markdown else "")
     return 0
-
-
-def data_config(dataset: str | None, sets: list[str], where: str):
-    """A Config whose data section is DATASET (a name or a folder/zip path) with data.* overrides."""
-    from gankit.config import Config, set_value
-    from gankit.data import DATASETS
-    from gankit.launch.presets import validate
-
-    cfg = Config()
-    if dataset in DATASETS:
-        cfg.data.dataset = dataset
-    elif dataset is not None and Path(dataset).exists():
-        cfg.data.dataset, cfg.data.path = "folder", dataset
-    elif dataset is not None:
-        raise GankitError(f"{where} {dataset}: not a dataset ({', '.join(DATASETS)}) nor an existing folder/zip")
-    for item in sets:
-        k, _, v = item.partition("=")
-        key = k.strip() if k.strip().startswith("data.") else f"data.{k.strip()}"
-        set_value(cfg, key, v.strip())
-    validate(cfg)
-    return cfg
 
 
 def cmd_data(a: argparse.Namespace) -> int:
     from gankit.data import load_dataset
+    from gankit.launch.presets import data_config
     from gankit.data.show import show_dataset
     from gankit.util.paths import writable_file
 
@@ -276,6 +244,7 @@ def cmd_data(a: argparse.Namespace) -> int:
 
 def cmd_evaluator(a: argparse.Namespace) -> int:
     from gankit.data import cache_root, load_dataset
+    from gankit.launch.presets import data_config
     from gankit.metrics.evaluator_folder import train_data_evaluator
     from gankit.metrics.evaluator_train import RECIPES, train_evaluator
 
@@ -297,8 +266,3 @@ def cmd_evaluator(a: argparse.Namespace) -> int:
                                     log=lambda line: print(line, file=sys.stderr, flush=True))
     print(json.dumps(card, indent=2))
     return 0
-
-
-COMMANDS = {"train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate, "export": cmd_export,
-            "sweep": cmd_sweep, "report": cmd_report, "presets": cmd_presets, "options": cmd_options, "data": cmd_data,
-            "evaluator": cmd_evaluator}

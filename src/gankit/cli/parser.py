@@ -1,4 +1,5 @@
-"""The `gankit` command line: every subcommand, flag and its help text, in one parser.
+"""The flags of each `gankit` verb: one `*_args(parser)` function per verb, which cli/verbs.py's
+table pairs with the verb's name, help line and handler.
 
 The spellings here are a contract (users and scripts rely on them): `train|generate|evaluate|
 report|sweep|export|presets|options|data show|evaluator train`, `--preset`, `--config`, `--set`,
@@ -20,13 +21,7 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="folder holding dataset files (searched before $GANKIT_DATA and the cache)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="gankit", description="Train, explore and measure GANs on image datasets.")
-    ap.add_argument("--debug", action="store_true",
-                    help="print the traceback of an error (and where each warning came from) as well")
-    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("train", help="train a GAN into a new run directory (or --resume one)")
+def train_args(p: argparse.ArgumentParser) -> None:
     _config_args(p)
     p.add_argument("--epochs", type=int, help="shorthand for --set train.epochs=N")
     p.add_argument("--seed", type=int, help="shorthand for --set train.seed=S")
@@ -39,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "checkpoint file) with fresh optimisers; shorthand for --set train.init_from=RUN")
     p.add_argument("--dry-run", action="store_true", help="validate and print the config, load nothing, train nothing")
 
-    p = sub.add_parser("generate", help="sample images from a trained run or an exported generator")
+
+def generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="a run directory or a folder written by `gankit export`")
     p.add_argument("--n", type=int, help="images to write (default 64; --dataset: the dataset's size)")
     p.add_argument("--seed", type=int, default=0)
@@ -60,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--gif", metavar="FILE", help="write a latent walk (slerp between fixed seeds) as an animated "
                    "GIF, a PNG strip beside it, and RUN/samples/walk.png for the report")
 
-    p = sub.add_parser("evaluate", help="FID, KID, precision/recall... of a trained run, or of any images "
-                       "(--images PATH --against REF)")
+
+def evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", nargs="?", help="a run directory (or give --images)")
     p.add_argument("--images", metavar="PATH", help="score these images instead of a run: a folder, zip, .npz or "
                    ".npy from any tool")
@@ -75,21 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inception", action="store_true", help="also Inception-v3 FID/KID/IS, the paper-comparable "
                    "figures (needs torch-fidelity and its weights file: docs/evaluation.md)")
     p.add_argument("--inception-weights", metavar="FILE", help="--inception: the weights file "
-                   "(weights-inception-2015-12-05-6726825d.pth) if it is not where docs/evaluation.md says")
+                   "(torch-fidelity's weights-inception-*.pth) if it is not where docs/evaluation.md says")
     p.add_argument("--cas", action="store_true", help="instead of FID etc.: Classification Accuracy Score of a "
                    "conditional run (classifiers on n synthetic, n real, n real + n synthetic images)")
     p.add_argument("--cas-epochs", type=int, default=0, metavar="E", help="--cas: classifier epochs (default 2)")
     p.add_argument("--privacy", action="store_true", help="instead of FID etc.: nearest-training-image distances "
                    "of n samples vs the test split's, the memorisation rate and the closest pairs")
 
-    p = sub.add_parser("export", help="write the generator alone (safetensors or ONNX + config.json) for inference")
+
+def export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN")
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
     p.add_argument("--format", default="safetensors", metavar="FORMAT",
                    help="safetensors (gankit and PyTorch load it) or onnx (a graph onnxruntime runs anywhere)")
     p.add_argument("--checkpoint", help="a checkpoint file other than the run's last one")
 
-    p = sub.add_parser("sweep", help="run a study: a grid, random or TPE search over config keys, K seeds each")
+
+def sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", metavar="STUDY", help=f"a built-in study ({', '.join(builtin_names())}) or a study TOML file")
     p.add_argument("--full", action="store_true", help="the original experiment's budget instead of the quick one")
     p.add_argument("--out", metavar="DIR", help="study directory (default studies/STUDY); re-running resumes it")
@@ -103,15 +101,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by --workers N
     p.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
 
-    p = sub.add_parser("report", help="(re)write the report of a run directory or a study directory")
+
+def report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN_OR_STUDY")
 
-    sub.add_parser("presets", help="list the shipped presets")
 
-    p = sub.add_parser("options", help="every config key with its default and meaning")
+def presets_args(p: argparse.ArgumentParser) -> None:
+    pass  # no flags
+
+
+def options_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", help="show this preset's values as the defaults")
+    p.add_argument("--markdown", action="store_true", help="the reference as a Markdown page (docs/options.md is "
+                   "this output)")
 
-    p = sub.add_parser("data", help="dataset tools")
+
+def data_args(p: argparse.ArgumentParser) -> None:
     dsub = p.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
     q = dsub.add_parser("show", help="write a grid of real images and print counts per class")
     q.add_argument("dataset", help="fashion-mnist, mnist, cifar10, or a folder/zip path")
@@ -121,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", default="data_show.png", help="output PNG (default data_show.png)")
     q.add_argument("--n", type=int, default=64)
 
-    p = sub.add_parser("evaluator", help="the evaluator networks behind FID/KID/...")
+
+def evaluator_args(p: argparse.ArgumentParser) -> None:
     esub = p.add_subparsers(dest="evaluator_command", required=True, metavar="COMMAND")
     q = esub.add_parser("train", help="train an evaluator: a shipped recipe, or one for any folder/zip")
     q.add_argument("dataset", nargs="?", help="fashion-mnist, mnist, cifar10, cifar10-catdog, or a folder/zip path")
@@ -133,4 +139,3 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", help="folder for weights + card (default: the gankit cache, where evaluate finds it)")
     q.add_argument("--epochs", type=int)
     q.add_argument("--seed", type=int, default=0)
-    return ap

@@ -8,6 +8,7 @@ training/monitor.py; `final_evaluation` is the one `gankit train` ends with (tra
 
 from __future__ import annotations
 
+import os
 import time
 
 from gankit.metrics import evaluate_samples, format_table, load_test_split
@@ -41,6 +42,17 @@ def final_evaluation(run_dir: str, n: int, data_dir: str | None = None) -> tuple
                       "once) and scores the run")
     metrics, _ = _score(loaded, real, evaluator, n, None, 0, data_dir, None)
     return metrics, ""
+
+
+def print_final_evaluation(run, n: int, data_dir: str | None) -> None:
+    """A run that ends (finished, budget spent, early stop) is scored at train.final_eval_n and
+    says how good it is in three lines.  GANKIT_FINAL_EVAL=off skips it (the test suite's many
+    tiny runs; scripts that evaluate on their own)."""
+    if not n or os.environ.get("GANKIT_FINAL_EVAL", "").lower() == "off":
+        return
+    metrics, why = final_evaluation(str(run.path), n, data_dir)
+    for line in summary_lines(metrics) if metrics else [why]:
+        print(line)
 
 
 def _score(loaded, real, evaluator, n: int, checkpoint: str | None, seed: int, data_dir: str | None,

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gankit.data.decode import DECODE_ERRORS, decode_noted, read_member, why_unreadable
 from gankit.errors import GankitError, GankitWarning
 from gankit.util.atomic import atomic_path, atomic_write
 
@@ -108,8 +109,6 @@ def save_entry(key: str, images: np.ndarray, meta: dict) -> None:
 def _decode_chunk(src: str, is_zip: bool, chunk: list[tuple[str, ...]], channels: int, resolution: int,
                   crop: str = "center", background: str = "white") -> list:
     """In a worker: [(image or None, error line or None, [warning lines], [conversions])] for each file."""
-    from gankit.data.folder import DECODE_ERRORS, decode_noted, read_member, why_unreadable
-
     zf = zipfile.ZipFile(src) if is_zip else None
     out = []
     try:

@@ -15,29 +15,19 @@ cache (decoded.py) until the files or the decoding options change.
 
 from __future__ import annotations
 
-import io
-import lzma
 import os
 import warnings
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from gankit.data.decoded import check_unchanged, decode_files, load_entry, save_entry, source_key
 from gankit.data.imagedata import ImageData, class_indices
 from gankit.errors import GankitError, GankitWarning
 
 SPLITS = ("train", "test")
-MAX_MEMBER = 256 << 20  # bytes a zip member may unpack to: a "zip bomb" image is skipped, not unpacked
-GRAY_MODES = {"1", "L", "LA", "I", "F", "I;16", "I;16B", "I;16L", "I;16N"}
-# what reading or decoding one damaged file raises (zipfile: RuntimeError for an encrypted member,
-# NotImplementedError for an unknown compression method, zlib/lzma errors for corrupt compressed data)
-DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, zipfile.BadZipFile, Image.DecompressionBombError,
-                 RuntimeError, NotImplementedError, zlib.error, lzma.LZMAError)
 
 
 def _visible(parts: tuple[str, ...]) -> bool:
@@ -65,14 +55,6 @@ def list_files(src: Path) -> tuple[list[tuple[str, ...]], zipfile.ZipFile | None
                       f"(first: {unsafe[0]!r}); nothing is extracted, gankit reads the zip in place", stacklevel=3)
     paths = [tuple(n.split("/")) for n in names if n not in unsafe]
     return sorted(p for p in paths if _visible(p) and "" not in p), zf
-
-
-def read_member(zf: zipfile.ZipFile, name: str) -> bytes:
-    """A member's bytes, read in place; zipfile stops at the declared size, which is checked first."""
-    size = zf.getinfo(name).file_size
-    if size > MAX_MEMBER:
-        raise ValueError(f"declares {size} bytes uncompressed, more than {MAX_MEMBER >> 20} MiB")
-    return zf.read(name)
 
 
 def _level(paths, prefix):
@@ -115,76 +97,6 @@ def interleave(samples: list[tuple[tuple[str, ...], int]], n_classes: int):
     for i in range(max((len(p) for p in per), default=0)):
         out += [p[i] for p in per if i < len(p)]
     return out
-
-
-def why_unreadable(parts: tuple[str, ...], e: Exception) -> str:
-    """One line on why a file is not an image: no object reprs (Pillow's message names a BytesIO)."""
-    if isinstance(e, UnidentifiedImageError):
-        fmt = Image.registered_extensions().get(Path(parts[-1]).suffix.lower())
-        return f"corrupt, not a valid {fmt} file" if fmt else "not an image file Pillow can read"
-    return " ".join(str(e).split()) or type(e).__name__
-
-
-def to_8bit(a: np.ndarray) -> np.ndarray:
-    """Float pixels in [0, 1] (or [0, 255]) and 16-bit values in 32-bit integers, as uint8; the
-    loader says once which files it read this way (GankitWarning)."""
-    kind = a.dtype.kind
-    a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    top = float(a.max()) if a.size else 0.0
-    scale = 255.0 if top <= 1.0 else (1 / 257 if top > 255 else 1.0)
-    warnings.warn(GankitWarning(f"{'float' if kind == 'f' else '32-bit integer'} pixels, scaled to 8 bits "
-                                "(floats in [0, 1] times 255, 16-bit values divided by 257); check the grid "
-                                "(gankit data show) looks right"))
-    return np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)
-
-
-CROPS = ("center", "resize", "pad")
-DONE = {"center": "centre-cropped", "resize": "resized", "pad": "padded"}
-BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0), "gray": (128, 128, 128)}
-
-
-def decode_noted(data: bytes, channels: int, resolution: int, crop: str = "center",
-                 background: str = "white") -> tuple[np.ndarray, list[str]]:
-    """One image as uint8 [C, H, W]; C is 1 or 3 (channels=0: 1 if the file is grayscale); and what
-    was converted on the way (for one summary line, never a line per file)."""
-    notes = []
-    with Image.open(io.BytesIO(data)) as im:
-        im.load()
-        gray = im.mode in GRAY_MODES if channels == 0 else channels == 1
-        if im.mode.startswith("I;16"):  # 16-bit grayscale: keep the high byte, not a clipped low one
-            im = Image.fromarray((np.asarray(im, dtype=np.uint16) >> 8).astype(np.uint8))
-            notes.append("16-bit")
-        elif im.mode in ("F", "I"):  # float or 32-bit integer pixels: convert("L") would clip them (all black)
-            im = Image.fromarray(to_8bit(np.asarray(im)))
-        elif im.mode == "CMYK":
-            notes.append("CMYK")
-        if im.mode == "P":
-            notes.append("palette")
-            im = im.convert("RGBA")  # palette transparency would otherwise warn
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode in ("RGB", "L") and "transparency" in im.info):
-            notes.append(f"transparent, composited on {background}")
-            rgba = im.convert("RGBA")
-            im = Image.new("RGBA", rgba.size, BACKGROUNDS[background] + (255,))
-            im.alpha_composite(rgba)
-        target = "L" if gray else "RGB"
-        if im.mode != target:
-            im = im.convert(target)
-        if resolution > 0:
-            w, h = im.size
-            if w != h:
-                notes.append(f"non-square, {DONE[crop]}")
-            if crop == "pad" and w != h:
-                s = max(w, h)
-                fill = BACKGROUNDS[background] if target == "RGB" else int(np.mean(BACKGROUNDS[background]))
-                square = Image.new(target, (s, s), fill)
-                square.paste(im, ((s - w) // 2, (s - h) // 2))
-                im = square.resize((resolution, resolution), Image.Resampling.BICUBIC)
-            else:
-                s = min(w, h)
-                box = ((w - s) / 2, (h - s) / 2, (w + s) / 2, (h + s) / 2) if crop == "center" else None
-                im = im.resize((resolution, resolution), Image.Resampling.BICUBIC, box=box)
-        arr = np.asarray(im)
-    return (arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)), notes
 
 
 def load_folder_images(path, split: str = "train", classes: list[str] | None = None, limit: int = 0,

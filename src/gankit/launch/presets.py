@@ -82,3 +82,22 @@ def build_config(
         set_value(cfg, *parse_set(item))
     validate(cfg)
     return cfg
+
+
+def data_config(dataset: str | None, sets: list[str], where: str) -> Config:
+    """A validated Config whose data section is DATASET (a name or a folder/zip path) with data.*
+    overrides (`gankit data show`, `gankit evaluator train`); `where` names the verb in errors."""
+    from gankit.data import DATASETS  # here, not at the top: `gankit presets` stays free of torch
+
+    cfg = Config()
+    if dataset in DATASETS:
+        cfg.data.dataset = dataset
+    elif dataset is not None and Path(dataset).exists():
+        cfg.data.dataset, cfg.data.path = "folder", dataset
+    elif dataset is not None:
+        raise GankitError(f"{where} {dataset}: not a dataset ({', '.join(DATASETS)}) nor an existing folder/zip")
+    for item in sets:
+        k, _, v = item.partition("=")
+        key = k.strip() if k.strip().startswith("data.") else f"data.{k.strip()}"
+        set_value(cfg, key, v.strip())
+    return validate(cfg)

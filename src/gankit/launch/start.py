@@ -41,7 +41,8 @@ from gankit.runtime.device import pick_device
 from gankit.runtime.distributed import Dist, broadcast
 from gankit.runtime.precision import check_amp
 from gankit.training.ada import resolve as resolve_augment
-from gankit.training.loop import plan, train
+from gankit.training.loop import train
+from gankit.training.plan import plan
 from gankit.training.transfer import check_transfer
 from gankit.util.names import slug
 from gankit.util.paths import check_name, writable_dir
@@ -49,15 +50,13 @@ from gankit.util.paths import check_name, writable_dir
 
 def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = None, resume_from: RunDir | None = None,
             dist: Dist = Dist()) -> tuple[Config, ImageData]:
-    """The pre-flight: returns (cfg, data) with model.conditional, model.d_width, train.ada and
-    train.diffaugment resolved in cfg in place, or raises a GankitError before anything is
-    written."""
+    """The pre-flight: returns (cfg, data) with every `auto` resolved in cfg in place (`resolve`),
+    or raises a GankitError before anything is written."""
     if resume_from is not None and not resume_from.last_checkpoint.is_file():
         raise GankitError(f"{resume_from.path}: no checkpoint to resume from; start a new run")
     check_amp(cfg.train.amp, pick_device(cfg.train.device))  # the hardware the config asks for is here
     data = data if data is not None else load_dataset(cfg.data, data_dir)
-    resolve_auto_model(cfg.model, data.num_classes)  # conditional, d_width: once, before config.json records them
-    resolve_augment(cfg, data)  # train.ada=auto: small data; train.diffaugment=auto: colour; likewise recorded
+    resolve(cfg, data)
     check_buildable(cfg.model, tuple(data.images.shape[1:]), data.num_classes)
     plan(cfg, data, dist)
     if resume_from is not None:  # a newer format or weights of another shape: one line, nothing written
@@ -65,6 +64,15 @@ def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = N
     else:  # --init-from / model.d_init=evaluator: the source fits (a resume has its weights already)
         check_transfer(cfg, data)
     return cfg, data
+
+
+def resolve(cfg: Config, data: ImageData) -> Config:
+    """Every `auto` setting from the data, in place, once (the only place they are resolved), before
+    config.json records them: model.conditional from its classes and model.d_width from that;
+    train.ada from its size and train.diffaugment from its channels (which gives way to ADA)."""
+    resolve_auto_model(cfg.model, data.num_classes)
+    resolve_augment(cfg, data)
+    return cfg
 
 
 def make_evaluator(cfg: Config, data: ImageData, data_dir: str | None) -> None:

@@ -10,8 +10,11 @@ so after the first call only the generated images are embedded.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -62,17 +65,66 @@ def class_stats(fake_logits: Tensor, real_logits: Tensor) -> dict:
             "classes_present": int(present.sum())}
 
 
+@dataclass(frozen=True)
+class Features:
+    """What a feature metric sees: the samples' features and logits, the reference's features, each
+    sample's distance to its nearest training image, and the evaluation's settings."""
+
+    fake: Tensor
+    fake_logits: Tensor
+    real: Tensor
+    nn_dist: Tensor
+    kid_subsets: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class FeatureMetric:
+    """One metric's registration: `compute(features) -> {key: value}` (its keys' names, directions and
+    meanings are util/metric_names.py's METRICS); `classes`: it reads the logits as classes."""
+
+    compute: Callable[[Features], dict[str, float]]
+    classes: bool = False
+
+
+def _kid(f: Features) -> dict[str, float]:
+    mean, std = kid(f.fake, f.real, subsets=f.kid_subsets, seed=f.seed)
+    return {"kid_mean": mean, "kid_std": std}
+
+
+def _cs(f: Features) -> dict[str, float]:
+    mean, std = classifier_score(f.fake_logits, seed=f.seed)
+    return {"cs": mean, "cs_std": std}
+
+
+# every metric computed in each feature space, in the order metrics.json lists them (docs/extending.md)
+FEATURE_METRICS: dict[str, FeatureMetric] = {
+    "fid": FeatureMetric(lambda f: {"fid": fid(f.fake, f.real)}),
+    "kid": FeatureMetric(_kid),
+    "cs": FeatureMetric(_cs, classes=True),
+    "prdc": FeatureMetric(lambda f: prdc(f.fake, f.real)),
+    "nn_dist": FeatureMetric(lambda f: {"nn_dist_mean": float(f.nn_dist.mean())}),
+}
+BUILTIN_METRICS = list(FEATURE_METRICS)
+
+
 def feature_metrics(fake_f: Tensor, fake_logits: Tensor, real_f: Tensor, nn_ref: Tensor,
                     kid_subsets: int, seed: int, with_cs: bool = True) -> tuple[dict, Tensor]:
-    """FID, KID, classifier score (when the logits are classes), PRDC and nearest-training distances."""
-    kid_mean, kid_std = kid(fake_f, real_f, subsets=kid_subsets, seed=seed)
-    nn_dist = nearest_distance(fake_f, nn_ref)
-    out = {"fid": fid(fake_f, real_f), "kid_mean": kid_mean, "kid_std": kid_std}
-    if with_cs:
-        out["cs"], out["cs_std"] = classifier_score(fake_logits, seed=seed)
-    out.update(prdc(fake_f, real_f))
-    out["nn_dist_mean"] = float(nn_dist.mean())
-    return out, nn_dist
+    """Every registered feature metric (FID, KID, classifier score when the logits are classes, PRDC,
+    nearest-training distances), and each sample's nearest-training distance."""
+    f = Features(fake_f, fake_logits, real_f, nearest_distance(fake_f, nn_ref), kid_subsets, seed)
+    out: dict = {}
+    for metric in FEATURE_METRICS.values():
+        if with_cs or not metric.classes:
+            out.update(metric.compute(f))
+    return out, f.nn_dist
+
+
+def metrics_tag() -> str:
+    """'' for the built-in metrics (their cached floors stay valid); a tag of the registered names
+    otherwise, so a floor cached before a metric was added is computed again with it."""
+    names = list(FEATURE_METRICS)
+    return "" if names == BUILTIN_METRICS else "-m" + hashlib.sha256(",".join(names).encode()).hexdigest()[:8]
 
 
 def _embedders(dataset_key: str, real, with_inception: bool, evaluator=None,
@@ -180,7 +232,7 @@ def evaluate_samples(fake_u8: Tensor, dataset_key: str, real, *, n: int = 10000,
             return m
 
         floor_key = (f"floor-{train_key}-{test_key if test is not None else 'self'}-n{n_fake}-r{n_ref}"
-                     f"-k{kid_subsets}-s{seed}")
+                     f"-k{kid_subsets}-s{seed}{metrics_tag()}")
         floor_m = cached_json(floor_key, floor) if floor_f.shape[0] >= 10 else {}
         fake_f, fake_lo = emb.embed(fake_u8, device=device)
         model_m, nn_dist = feature_metrics(fake_f, fake_lo, real_f, train_f, kid_subsets, seed, with_cs)

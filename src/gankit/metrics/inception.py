@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import sys
 import types
 from pathlib import Path
@@ -29,7 +30,21 @@ from torch import Tensor, nn
 
 from gankit.errors import GankitError
 
-WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
+
+
+def _fidelity_weights_name() -> str:
+    """torch-fidelity's file name for its FID Inception weights, the end of its download URL, read
+    from its source (importing the package may need torchvision), so the name is never typed twice."""
+    spec = importlib.util.find_spec("torch_fidelity")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        src = Path(folder) / "feature_extractor_inceptionv3.py"
+        found = re.search(r"weights-inception-[\w.-]+?\.pth", src.read_text()) if src.is_file() else None
+        if found:
+            return found.group(0)
+    return "torch-fidelity's weights-inception-*.pth"
+
+
+WEIGHTS_NAME = _fidelity_weights_name()
 
 
 def fidelity_without_torchvision() -> None:

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from gankit.util.metric_names import METRICS
 
-# (key, label, better) in display order; better: "low", "high" or "~1" (density)
-ROWS = [(key, m.label, m.better) for key, m in METRICS.items()]
-
 
 def _fmt(v) -> str:
     if v is None:
@@ -27,7 +24,8 @@ def _fmt(v) -> str:
 
 def _section(metrics: dict, prefix: str, title: str) -> list[str]:
     rows = [("metric", "model", "real-vs-real floor", "better")]
-    for key, label, better in ROWS:
+    for key, m in METRICS.items():  # display order; better: low, high, ~1 (density) ...
+        label, better = m.label, m.better
         if prefix + key not in metrics:
             continue
         value = metrics[prefix + key]

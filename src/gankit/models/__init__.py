@@ -1,4 +1,5 @@
-"""Generator/discriminator pairs by name: `MODELS[name](model_cfg, img_shape, num_classes) -> (G, D)`.
+"""Generator/discriminator pairs by name: `MODELS[name]` is a `ModelSpec` (spec.py); `MODELS[name](model_cfg,
+img_shape, num_classes) -> (G, D)`.
 
 Every G is called as `G(z, y=None)` and returns images in the data range; every D is called
 as `D(x, y=None)` and returns raw logits of shape [N] (sigmoids live in the losses, where
@@ -8,30 +9,20 @@ G carries `z_dim`, `num_classes` and `conditional` attributes so samplers need n
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 from torch import nn
 
-from gankit.config import ModelConfig
+from gankit.config import ModelConfig, unresolved
 from gankit.errors import GankitError
 from gankit.models import dcgan, evaluator_d, freeze, progan, resnet, stylegan_lite
-from gankit.models.dcgan import build_dcgan
 from gankit.models.evaluator_d import EvaluatorD
 from gankit.models.freeze import freeze_d
-from gankit.models.progan import build_progan
-from gankit.models.resnet import build_resnet
-from gankit.models.stylegan_lite import build_stylegan_lite
+from gankit.models.spec import ModelSpec
 from gankit.models.tutorial_nets import TUTORIAL_MODELS
 
-Builder = Callable[[ModelConfig, tuple[int, int, int], int], tuple[nn.Module, nn.Module]]
-
-MODELS: dict[str, Builder] = {"dcgan": build_dcgan, "resnet": build_resnet, "progan": build_progan,
-                              "stylegan-lite": build_stylegan_lite, **TUTORIAL_MODELS}
-# each model's own config rules beside its builder (shape rules: the builder raises them)
-MODEL_CHECKS: dict[str, Callable[[ModelConfig], str | None]] = {"dcgan": dcgan.check, "progan": progan.check,
-                                                                 "resnet": resnet.check,
-                                                                 "stylegan-lite": stylegan_lite.check}
+# one entry per model: its builder, its own config rules and its line in `gankit options`
+MODELS: dict[str, ModelSpec] = {"dcgan": dcgan.SPEC, "resnet": resnet.SPEC, "progan": progan.SPEC,
+                                "stylegan-lite": stylegan_lite.SPEC, **TUTORIAL_MODELS}
 
 
 def check_model(cfg: ModelConfig) -> str | None:
@@ -41,8 +32,7 @@ def check_model(cfg: ModelConfig) -> str | None:
     if cfg.g_cbn and cfg.name != "dcgan":  # resnet's conditional G is always this; the others have no BN tables
         return (f"model.g_cbn applies to model.name=dcgan; {cfg.name}'s G "
                 f"{'always uses conditional batch norm when conditional' if cfg.name == 'resnet' else 'has no such option'}")
-    for check in (MODEL_CHECKS.get(cfg.name), evaluator_d.check if cfg.d_init == "evaluator" else None,
-                  freeze.check):
+    for check in (MODELS[cfg.name].check, evaluator_d.check if cfg.d_init == "evaluator" else None, freeze.check):
         problem = check(cfg) if check else None
         if problem:
             return problem
@@ -52,16 +42,20 @@ def check_model(cfg: ModelConfig) -> str | None:
 def resolve_auto_model(cfg: ModelConfig, num_classes: int) -> None:
     """model.conditional=auto becomes true on labelled data (>= 2 classes), false on an unlabelled
     folder, in place; then model.d_width=auto becomes 64 for a conditional model and 32 for an
-    unconditional one.  launch.start_run resolves both before config.json is written, so the run
-    directory and its checkpoints record the choice; a builder given `auto` resolves them too."""
+    unconditional one.  Called once, by the pre-flight (launch/resolve.py), before config.json
+    records the choice; builders take resolved configs only."""
     if cfg.conditional == "auto":
         cfg.conditional = num_classes >= 2
-    if cfg.d_width == "auto":  # fashion-speed round six (unconditional) chose 32, round seventeen (conditional) 64
+    if cfg.d_width == "auto":  # a conditional G's class signal lets D be wider; an unconditional G's steps suffer
         cfg.d_width = 64 if cfg.conditional else 32
 
 
 def build_models(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: int) -> tuple[nn.Module, nn.Module]:
-    resolve_auto_model(cfg, num_classes)
+    """G and D for `cfg` (a resolved config: no `auto` left) on images of img_shape."""
+    pending = unresolved(cfg, "model")
+    if pending:
+        raise ValueError(f"build_models needs a resolved model config, got {', '.join(pending)}: resolve it first "
+                         "(launch.start.resolve, which the pre-flight runs)")
     # for every model: conditioning on a one-class (unlabelled) dataset is a config mistake
     if cfg.conditional and num_classes < 2:
         raise GankitError(f"model.conditional=true needs a labelled dataset with >= 2 classes, got "

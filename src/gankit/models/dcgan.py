@@ -26,6 +26,7 @@ from gankit.models.layers import (
     norm2d,
     projection_logit,
 )
+from gankit.models.spec import ModelSpec
 
 # layer types spectral norm applies to in each net (set by model.g/d_spectral_norm); it is applied
 # in build_dcgan after the N(0, 0.02) initialisation, so the power-iteration vectors computed at
@@ -137,7 +138,7 @@ def _init(m: nn.Module) -> None:
 
 
 def check(cfg: ModelConfig) -> str | None:
-    """dcgan's own rules (MODEL_CHECKS)."""
+    """dcgan's own rules (its ModelSpec's check)."""
     if cfg.g_cbn and cfg.g_norm != "batch":
         return "model.g_cbn makes G's batch norms conditional; it needs model.g_norm=batch"
     return None
@@ -161,3 +162,6 @@ def build_dcgan(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes: 
             if isinstance(m, types):
                 maybe_sn(m, on)  # in place: module paths and state_dict keys stay the same
     return G, D
+
+
+SPEC = ModelSpec(build_dcgan, check, "DCGAN (Radford et al. 2015): transposed-conv G, strided-conv D, every switch")

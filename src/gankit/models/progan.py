@@ -35,6 +35,7 @@ from gankit.models.layers import (
     pixel_norm,
     projection_logit,
 )
+from gankit.models.spec import ModelSpec
 
 
 def stages(size: int) -> tuple[int, int]:
@@ -187,7 +188,7 @@ class Discriminator(Growing):
 
 
 def check(cfg: ModelConfig) -> str | None:
-    """progan's own rules (MODEL_CHECKS): the switches its equalised-lr layers make meaningless."""
+    """progan's own rules (its ModelSpec's check): the switches its equalised-lr layers make meaningless."""
     unused = [k for k, on in (("model.d_norm=batch", cfg.d_norm == "batch"), ("model.d_dropout", cfg.d_dropout > 0),
                               ("model.d_spectral_norm", cfg.d_spectral_norm),
                               ("model.g_spectral_norm", cfg.g_spectral_norm),
@@ -210,3 +211,6 @@ def build_progan(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes:
     if D.embed is not None:
         nn.init.normal_(D.embed.weight, 0.0, 0.02)  # the projection starts small, as in dcgan
     return G, D
+
+
+SPEC = ModelSpec(build_progan, check, "progressive growing (Karras et al. 2018): equalised lr, pixel norm, fade-in stages")

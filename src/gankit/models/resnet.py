@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from gankit.config import ModelConfig
 from gankit.models.layers import CondBatchNorm2d, activation, base_and_doublings, maybe_sn, projection_logit
+from gankit.models.spec import ModelSpec
 
 
 def _width(base: int, size: int) -> int:
@@ -120,7 +121,7 @@ class Discriminator(nn.Module):
 
 
 def check(cfg: ModelConfig) -> str | None:
-    """resnet's own rules (MODEL_CHECKS): the DCGAN switches its blocks do not have."""
+    """resnet's own rules (its ModelSpec's check): the DCGAN switches its blocks do not have."""
     unused = [k for k, on in (("model.d_norm=batch", cfg.d_norm == "batch"), ("model.g_norm=none", cfg.g_norm == "none"),
                               ("model.d_dropout", cfg.d_dropout > 0), ("model.mbstd", cfg.mbstd),
                               ("model.minibatch_disc", cfg.minibatch_disc > 0)) if on]
@@ -153,3 +154,5 @@ def build_resnet(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes:
                 maybe_sn(m, on)
     return G, D
 
+
+SPEC = ModelSpec(build_resnet, check, "SNGAN's residual blocks (Miyato et al. 2018): conditional BN in G, projection D")

@@ -38,6 +38,7 @@ from gankit.config import ModelConfig
 from gankit.errors import GankitError
 from gankit.models.dcgan import _D_SN, Discriminator, _init
 from gankit.models.layers import EqualizedLinear, activation, base_and_doublings, maybe_sn, pixel_norm
+from gankit.models.spec import ModelSpec
 
 MAPPING_LR_MUL = 0.01  # StyleGAN's: the mapping learns 100x slower than the synthesis, for stability
 W_AVG_BETA = 0.995  # per training forward; the average is a plain running mean for the first 200 updates
@@ -253,7 +254,7 @@ class Generator(nn.Module):
 
 
 def check(cfg: ModelConfig) -> str | None:
-    """stylegan-lite's own rules (MODEL_CHECKS)."""
+    """stylegan-lite's own rules (its ModelSpec's check)."""
     if cfg.g_spectral_norm:
         return ("model.g_spectral_norm does not apply to stylegan-lite: its demodulated convolutions "
                 "normalise their weights already; set model.g_spectral_norm=false")
@@ -274,3 +275,6 @@ def build_stylegan_lite(cfg: ModelConfig, img_shape: tuple[int, int, int],
         if isinstance(m, _D_SN):
             maybe_sn(m, cfg.d_spectral_norm)
     return G, D
+
+
+SPEC = ModelSpec(build_stylegan_lite, check, "a small style-based G (mapping net, modulated convs) with the dcgan D")

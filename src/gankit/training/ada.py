@@ -19,6 +19,8 @@ part of the training state: a resume continues exactly.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
@@ -27,9 +29,26 @@ from gankit.data.diffaugment import resolve as resolve_diffaugment
 
 INTERVAL = 4  # D steps between updates of p (the paper's N=4 minibatches)
 OPS = (translation, color, cutout)
-# auto: on below this many training images.  Measured: emoji-64 (3,916 images) at 30 minutes,
-# FID 31.6 without, 8.9 with (docs/techniques.md); Fashion-MNIST's 60,000 were never short of data.
+# auto: on below this many training images, where D memorises the set within a run; above it
+# D was never short of data (the measurements: docs/techniques.md, "ADA")
 AUTO_BELOW = 10_000
+
+
+@dataclass
+class AdaState:
+    """ADA's part of the training state: the augmentation probability p, and sign(D(real)) summed
+    over the images seen since p last moved (saved in every checkpoint, so a resume continues exactly)."""
+
+    p: float = 0.0
+    signs: float = 0.0
+    count: int = 0
+
+    def state_dict(self) -> dict:
+        return {"p": self.p, "signs": self.signs, "count": self.count}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AdaState":
+        return cls(float(d.get("p", 0.0)), float(d.get("signs", 0.0)), int(d.get("count", 0)))
 
 
 def unservable(cfg) -> str | None:
@@ -51,8 +70,8 @@ def unservable(cfg) -> str | None:
 def resolve(cfg, data) -> None:
     """The augmentation autos from the data, in place and in the order they depend on: train.ada=auto
     becomes true for fewer than AUTO_BELOW images when the config can serve it, else false; then
-    train.diffaugment=auto, which gives way to ADA (data/diffaugment.resolve).  launch.start_run's
-    pre-flight, before config.json records them; train() again for callers that skip it."""
+    train.diffaugment=auto, which gives way to ADA (data/diffaugment.resolve).  Called once, by the
+    pre-flight (launch/start.resolve), before config.json records them."""
     if cfg.train.ada == "auto":
         cfg.train.ada = len(data) < AUTO_BELOW and unservable(cfg) is None
     resolve_diffaugment(cfg.train, data.images.shape[1])

@@ -112,7 +112,7 @@ def apply_changes(cfg: Config, state: TrainingState, changes: dict[str, Any]) ->
             old = cfg.optim.g_lr if net == "G" else cfg.optim.d_lr
             _scale_lr(state, net, float(value) / old)
         set_value(cfg, key, value)
-        state.overrides[key] = value
+        state.rollback.overrides[key] = value
 
 
 def lowered_lrs(cfg: Config, factor: float) -> dict[str, float]:

@@ -18,25 +18,24 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from gankit.config import Config, budget_seconds
+from gankit.config import Config, budget_seconds, unresolved
 from gankit.data import ImageData, load_dataset
-from gankit.errors import GankitError
 from gankit.runs.layout import RunDir
 from gankit.runs.tracking import rewind as rewind_tracker
 from gankit.runtime.device import pick_device
-from gankit.runtime.distributed import Dist, check_batch, place, rank_seed, shard, wrap
+from gankit.runtime.distributed import Dist, place, rank_seed, shard, wrap
 from gankit.runtime.precision import autocast, backward_and_step, check_amp, compiled, simultaneous_step
 from gankit.training.ada import INTERVAL, adjusted, overfitting
-from gankit.training.ada import resolve as resolve_augment
 from gankit.training.augment_real import augment_real, warn_leaks
 from gankit.training.clock import Clock
 from gankit.training.ema import Sampler
 from gankit.training.logger import Logger
 from gankit.training.monitor import TrainingMonitor
 from gankit.training.objectives import DResult, Objective
+from gankit.training.plan import epoch_order, plan
 from gankit.training.state import TrainingState
 from gankit.training.transfer import initialise
-from gankit.training.upkeep import Upkeep
+from gankit.training.upkeep import Session, Upkeep
 from gankit.util.atomic import stale_temps
 from gankit.util.imageio import to_float
 
@@ -66,34 +65,6 @@ class Interrupt:
             signal.signal(sig, h)
 
 
-@dataclass(frozen=True)
-class Plan:
-    steps_per_epoch: int
-    total_steps: int
-
-
-def plan(cfg: Config, data: ImageData, dist: Dist = Dist()) -> Plan:
-    """How many steps the run takes, or why it cannot run (launch.start_run asks before the run
-    directory exists; train asks again for the callers that start it themselves)."""
-    t, n_images = cfg.train, len(data)
-    if n_images < t.batch_size:
-        raise GankitError(f"{data.name} has {n_images} images, fewer than train.batch_size={t.batch_size}; "
-                          "lower the batch size or raise data.limit")
-    check_batch(t.batch_size, dist)
-    if t.update == "simultaneous" and dist.active:
-        raise GankitError("train.update=simultaneous runs in one process; under torchrun use train.update=alternating")
-    if dist.active and "rollback" in (t.on_divergence, t.on_collapse):
-        raise GankitError("train.on_divergence/on_collapse=rollback run in one process; under torchrun use stop/warn")
-    steps_per_epoch = n_images // t.batch_size
-    total = t.epochs * steps_per_epoch
-    return Plan(steps_per_epoch, min(t.max_steps, total) if t.max_steps else total)
-
-
-def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    # a pure function of (seed, epoch), so a resumed run sees the same batches
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
-
-
 @dataclass
 class Nets:
     """The networks as the steps call them: DDP wrappers under torchrun, compiled with train.compile."""
@@ -109,13 +80,17 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
           data: ImageData | None = None, dist: Dist = Dist()) -> dict:
     """Train (or continue) the run described by cfg in `run`; returns a summary dict.
 
-    Under torchrun every rank calls this with its `dist`; rank 0 alone writes to `run`."""
+    Under torchrun every rank calls this with its `dist`; rank 0 alone writes to `run`.  `cfg` is
+    the pre-flight's resolved config (launch.start_run): a setting still at `auto` is a caller's bug."""
+    pending = unresolved(cfg)
+    if pending:
+        raise ValueError(f"train() needs a resolved config, got {', '.join(pending)}: start runs through "
+                         "launch.start_run, whose pre-flight resolves them from the data")
     t = cfg.train
     device = place(pick_device(t.device), dist)
     if t.threads:
         torch.set_num_threads(t.threads)
     data = data if data is not None else load_dataset(cfg.data, data_dir)
-    resolve_augment(cfg, data)  # a no-op after launch.start_run's pre-flight (callers that skip it: bench/)
     p = plan(cfg, data, dist)
     check_amp(t.amp, device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed shapes: cuDNN may pick its fastest kernels
@@ -140,8 +115,7 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
     G.train()
     D.train()
     with Interrupt() as interrupt:
-        up = Upkeep(cfg, run, state, sampler, monitor, log, clock, dist, interrupt, p.steps_per_epoch,
-                    p.total_steps, list(data.class_names), resume)
+        up = Upkeep(Session(cfg, run, state, sampler, monitor, log, clock, dist, interrupt, p, resume))
         objective, order = None, None
         while up.stop_reason() is None:
             epoch, i = divmod(state.step, p.steps_per_epoch)
@@ -199,7 +173,7 @@ def train_step(nets: Nets, obj: Objective, state: TrainingState, real: Tensor, y
     norm_d = functools.partial(log.grad_norm, D) if log.due(step) else None
     norm_g = functools.partial(log.grad_norm, G) if log.due(step) else None
     with autocast(t.amp, device):
-        d = obj.d(real, fake if together else fake.detach(), y, real_t, fake_t, step, state.ada_p)
+        d = obj.d(real, fake if together else fake.detach(), y, real_t, fake_t, step, state.ada.p)
     g_loss, fool, gn_g = None, None, None
     keep = obj.keep(step / steps_per_epoch)  # top-k G training
     if together:  # G's loss on the same fake logits; both gradients before either update
@@ -214,7 +188,7 @@ def train_step(nets: Nets, obj: Objective, state: TrainingState, real: Tensor, y
     # G step
     if do_g and not together:
         with autocast(t.amp, device):
-            g_loss, fool = obj.g(fake, z, y, step, keep, state.ada_p)
+            g_loss, fool = obj.g(fake, z, y, step, keep, state.ada.p)
         gn_g = backward_and_step(g_loss, state.opt_g, state.scalers[0], norm_g)
     if do_g:
         for s in state.schedulers:
@@ -233,21 +207,21 @@ def train_step(nets: Nets, obj: Objective, state: TrainingState, real: Tensor, y
     log.step(state.step, t.batch_size, d_real=d.real, d_fake=d.fake, d_total=d.total, g_loss=g_loss,
              acc_real=acc_real, acc_fake=acc_fake, fool=fool, gn_d=gn_d, gn_g=gn_g,
              lr_g=state.opt_g.param_groups[0]["lr"], lr_d=state.opt_d.param_groups[0]["lr"],
-             ada_p=state.ada_p if t.ada else None)
+             ada_p=state.ada.p if t.ada else None)
     return d, g_loss, fake
 
 
 def ada_update(state: TrainingState, real_logits: Tensor, dist: Dist) -> None:
     """Gather sign(D(real)); every ada.INTERVAL steps move p towards holding r_t at train.ada_target."""
-    t = state.cfg.train
+    t, ada = state.cfg.train, state.ada
     signs, count = overfitting(real_logits)
-    state.ada_signs += signs
-    state.ada_count += count
+    ada.signs += signs
+    ada.count += count
     if (state.step + 1) % INTERVAL == 0:
-        total = torch.tensor([state.ada_signs, float(state.ada_count)], dtype=torch.float64,
+        total = torch.tensor([ada.signs, float(ada.count)], dtype=torch.float64,
                              device=real_logits.device)  # NCCL reduces device tensors only
         if dist.active:  # one p for every rank: r_t over the global batch
             torch.distributed.all_reduce(total)
         r_t = float(total[0] / max(float(total[1]), 1.0))
-        state.ada_p = adjusted(state.ada_p, r_t, t.ada_target, t.batch_size * INTERVAL, t.ada_kimg)
-        state.ada_signs, state.ada_count = 0.0, 0
+        ada.p = adjusted(ada.p, r_t, t.ada_target, t.batch_size * INTERVAL, t.ada_kimg)
+        ada.signs, ada.count = 0.0, 0

@@ -29,9 +29,21 @@ from gankit.models.sampling import label_prior
 from gankit.runs.checkpoint import FORMAT, load_state, load_weights, save_state
 from gankit.runtime.precision import make_scaler
 from gankit.runtime.rng import get_rng_states, set_rng_states
+from gankit.training.ada import AdaState
 from gankit.training.clock import Clock
 from gankit.training.ema import EMA
 from gankit.training.optim import make_optimizers, make_schedulers
+
+
+@dataclass
+class Rollbacks:
+    """The rollbacks' bookkeeping: how many so far (train.max_rollbacks counts divergence and collapse
+    rollbacks together) and what they changed ({"optim.g_lr": 1e-4, ...}).  The run's config stays as
+    written once; the loop trains with `TrainingState.effective_config()`, and a resume restores the
+    changes from the checkpoint."""
+
+    count: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 def g_steps(total_steps: int, n_critic: int) -> int:
@@ -58,14 +70,8 @@ class TrainingState:
     best_fid: float | None = None
     seconds: float = 0.0  # training wall-clock so far, over every session (train.budget counts it)
     evals_since_best: int = 0  # periodic evaluations since the best FID (train.early_stop_patience)
-    rollbacks: int = 0  # divergence and collapse rollbacks so far (train.max_rollbacks)
-    # what rollbacks changed ({"optim.g_lr": 1e-4, ...}): the run's config stays as written once;
-    # the loop trains with `effective_config()`, and a resume restores the changes from here
-    overrides: dict[str, Any] = field(default_factory=dict)
-    # train.ada: the augmentation probability, and sign(D(real)) summed over images since its last update
-    ada_p: float = 0.0
-    ada_signs: float = 0.0
-    ada_count: int = 0
+    rollback: Rollbacks = field(default_factory=Rollbacks)  # how many, and what they changed
+    ada: AdaState = field(default_factory=AdaState)  # train.ada's p and what moves it
 
     @classmethod
     def create(cls, cfg: Config, data: ImageData, device: torch.device | str, total_steps: int,
@@ -99,9 +105,10 @@ class TrainingState:
             "schedulers": [s.state_dict() for s in self.schedulers],
             "rng": {**get_rng_states(), "targets": self.targets_rng.get_state(), "noise": self.noise_rng.get_state()},
             "best_fid": self.best_fid, "seconds": self.seconds,
-            "evals_since_best": self.evals_since_best, "rollbacks": self.rollbacks, "overrides": dict(self.overrides),
+            "evals_since_best": self.evals_since_best,
+            "rollbacks": self.rollback.count, "overrides": dict(self.rollback.overrides),
             "scalers": [sc.state_dict() for sc in self.scalers],  # {} unless fp16
-            "ada": {"p": self.ada_p, "signs": self.ada_signs, "count": self.ada_count},
+            "ada": self.ada.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any], where: str = "checkpoint") -> list[str]:
@@ -124,11 +131,9 @@ class TrainingState:
         self.best_fid = float(best) if best is not None and math.isfinite(best) else None
         self.seconds = float(state.get("seconds", 0.0))
         self.evals_since_best = int(state.get("evals_since_best", 0))
-        self.rollbacks = int(state.get("rollbacks", 0))
-        self.overrides = dict(state.get("overrides") or {})  # checkpoints before it: their config held the changes
-        ada = state.get("ada") or {}  # checkpoints before train.ada: p = 0
-        self.ada_p, self.ada_signs, self.ada_count = float(ada.get("p", 0.0)), float(ada.get("signs", 0.0)), \
-            int(ada.get("count", 0))
+        # older checkpoints have no overrides (their config held the changes) and no ADA state (p = 0)
+        self.rollback = Rollbacks(int(state.get("rollbacks", 0)), dict(state.get("overrides") or {}))
+        self.ada = AdaState.from_dict(state.get("ada") or {})
         for sc, sd in zip(self.scalers, state.get("scalers", [])):
             if sd:
                 sc.load_state_dict(sd)
@@ -137,7 +142,7 @@ class TrainingState:
     def effective_config(self) -> Config:
         """The run's config with the rollbacks' changes applied (a copy: the config is read-only)."""
         cfg = copy.deepcopy(self.cfg)
-        for key, value in self.overrides.items():
+        for key, value in self.rollback.overrides.items():
             set_value(cfg, key, value)
         return cfg
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -35,17 +36,36 @@ from gankit.training.health import (
 )
 from gankit.training.logger import Logger, save_samples
 from gankit.training.monitor import TrainingMonitor
-from gankit.training.state import TrainingState
+from gankit.training.plan import Plan
+from gankit.training.state import Rollbacks, TrainingState
+
+
+@dataclass(frozen=True)
+class Session:
+    """What one training session's upkeep works with, as train() set it up."""
+
+    cfg: Config  # the run's config, read-only (rollbacks change the state's overrides)
+    run: RunDir
+    state: TrainingState
+    sampler: Sampler  # the EMA (or plain) G as grids and evaluations see it
+    monitor: TrainingMonitor | None  # rank 0's periodic FID and collapse monitor; None on other ranks
+    log: Logger
+    clock: Clock  # training seconds over every session (train.budget)
+    dist: Dist
+    interrupt: Any  # loop.Interrupt: .requested is set by SIGINT/SIGTERM
+    plan: Plan  # steps per epoch, total steps
+    resumed: bool
 
 
 class Upkeep:
-    def __init__(self, cfg: Config, run: RunDir, state: TrainingState, sampler: Sampler,
-                 monitor: TrainingMonitor | None, log: Logger, clock: Clock, dist: Dist, interrupt: Any,
-                 steps_per_epoch: int, total_steps: int, class_names: list[str], resumed: bool):
-        self.cfg, self.t, self.run, self.state, self.sampler = cfg, cfg.train, run, state, sampler
-        self.monitor, self.log, self.clock, self.dist, self.interrupt = monitor, log, clock, dist, interrupt
-        self.steps_per_epoch, self.total_steps, self.class_names = steps_per_epoch, total_steps, class_names
-        self.saved_step = state.step if resumed else None  # the step of the last good checkpoint
+    def __init__(self, session: Session):
+        s = session
+        self.cfg, self.t, self.run, self.state, self.sampler = s.cfg, s.cfg.train, s.run, s.state, s.sampler
+        self.monitor, self.log, self.clock, self.dist, self.interrupt = s.monitor, s.log, s.clock, s.dist, s.interrupt
+        self.steps_per_epoch, self.total_steps = s.plan.steps_per_epoch, s.plan.total_steps
+        self.class_names = s.state.class_names
+        state, clock, dist = s.state, s.clock, s.dist
+        self.saved_step = state.step if s.resumed else None  # the step of the last good checkpoint
         self.saved_at = clock.spent()  # when it was saved (train.checkpoint_every_minutes)
         self.watch = CollapseWatch(self.t.collapse_patience)
         self.pending_save = self.stopped_early = False
@@ -110,7 +130,7 @@ class Upkeep:
         self.interrupt.requested = stop
         if bad_d or bad_g:
             return self._diverged("D" if bad_d else "G", diag)
-        if collapsed and t.on_collapse == "rollback" and self.state.rollbacks < t.max_rollbacks:
+        if collapsed and t.on_collapse == "rollback" and self.state.rollback.count < t.max_rollbacks:
             best = self.run.best_checkpoint
             self.roll_back(best if best.is_file() else self.run.last_checkpoint,
                            f"the collapse monitor's {collapsed} warning lasted {t.collapse_patience} log rows",
@@ -128,19 +148,19 @@ class Upkeep:
         what = diag[1] if diag and diag[0] == net else "loss"
         if self.dist.main:
             self.run.log_event("diverged", step=step, network=net, quantity=what, loss=self.cfg.loss.name)
-        if t.on_divergence == "rollback" and self.state.rollbacks < t.max_rollbacks:
+        if t.on_divergence == "rollback" and self.state.rollback.count < t.max_rollbacks:
             self.roll_back(self.run.last_checkpoint, f"{net}'s {what} diverged",
                            lowered_lrs(self.state.effective_config(), t.rollback_lr_factor))
             return True
         raise GankitError(divergence_message(step, net, what, self.cfg.loss.name, self.saved_step,
-                                             self.state.rollbacks, t.on_divergence))
+                                             self.state.rollback.count, t.on_divergence))
 
     def roll_back(self, source: Path, reason: str, changes: dict[str, Any]) -> None:
         """Return to a checkpoint, apply `changes` to the optimisers and the state's overrides, go on."""
         state = self.state
-        count, from_step, overrides = state.rollbacks + 1, state.step, dict(state.overrides)
+        count, from_step, overrides = state.rollback.count + 1, state.step, dict(state.rollback.overrides)
         state.load(source)  # weights, optimisers, every RNG and the step of that checkpoint
-        state.rollbacks, state.overrides = count, overrides  # changes accumulate, whichever checkpoint
+        state.rollback = Rollbacks(count, overrides)  # changes accumulate, whichever checkpoint
         apply_changes(state.effective_config(), state, changes)
         self.run.truncate_logs(state.step)  # the rows after it describe weights that are gone
         self.run.log_event("rollback", step=from_step, to_step=state.step, reason=reason, checkpoint=source.name,
