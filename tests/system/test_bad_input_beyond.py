@@ -178,16 +178,58 @@ def test_a_damaged_config_json(content, problem, tmp_path, capsys, runs):
     assert snapshot(run) == before
 
 
-def test_torn_metrics_and_rows_that_are_not_objects_do_not_stop_the_report(tmp_path, capsys, runs):
+METRICS_FIX = "delete it and run `gankit evaluate {run}` to score the run again (gankit changed nothing)"
+LOG_FIX = ("the run's log is damaged: remove or repair that line, or restore the file from a backup (gankit "
+           "changed nothing)")
+
+
+def test_a_torn_metrics_json_stops_the_report_and_the_evaluation_in_one_line(tmp_path, capsys, runs):
     import shutil
 
     run = tmp_path / "run"
     shutil.copytree(runs["uncond"], run)
     (run / "metrics.json").write_text('{"fid": 3')
+    before = snapshot(run)
+    message = (f"{run / 'metrics.json'}: is not valid JSON (Expecting ',' delimiter: line 1 column 10 (char 9)); "
+               + METRICS_FIX.format(run=run))
+    assert fails(["report", str(run)], capsys) == message
+    assert fails(["evaluate", str(run), "--n", "100"], capsys) == message  # never replaced unread
+    assert snapshot(run) == before
+
+
+@pytest.mark.parametrize("log, row, problem", [
+    ("stats.jsonl", "[1, 2]", "holds a JSON list, not a row object"),
+    ("events.jsonl", "42", "holds a JSON number, not a row object"),
+    ("stats.jsonl", '{"step": "ten"}', 'its step is a JSON string ("ten"), not what gankit wrote there'),
+    ("evals.jsonl", '{"step": 3, "fid": 1', "is not valid JSON (Expecting ',' delimiter: line 1 column 21 (char 20))"),
+])
+def test_a_damaged_log_row_is_one_line_naming_it_and_a_resume_rewrites_nothing(log, row, problem, tmp_path, capsys,
+                                                                               runs):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["uncond"], run)
+    with open(run / log, "a") as f:
+        f.write(row + "\n" + '{"step": 1, "event": "x"}\n')  # damage in the middle: not a torn last line
+    number = len((run / log).read_text().splitlines()) - 1
+    before = snapshot(run)
+    message = f"{run / log}:{number}: {problem}; {LOG_FIX}"
+    assert fails(["report", str(run)], capsys) == message
+    assert fails(["train", "--resume", str(run), "--epochs", "9"], capsys) == message
+    assert snapshot(run) == before
+
+
+def test_a_torn_last_line_is_left_out_with_one_warning(tmp_path, capsys, runs):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["uncond"], run)
     with open(run / "stats.jsonl", "a") as f:
-        f.write("[1, 2]\n42\n")
+        f.write('{"step": 99, "d_lo')  # a process killed mid-write
     assert main(["report", str(run)]) == 0
-    assert "Traceback" not in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"gankit: warning: {run / 'stats.jsonl'}: its last line is torn (the process writing it was "
+                   "stopped mid-line); it is left out"]
 
 
 def test_a_damaged_study_json(tmp_path, capsys):
@@ -204,6 +246,17 @@ def _export(tmp_path, runs, capsys) -> Path:
     assert main(["export", str(runs["cond"]), "--out", str(out)]) == 0
     capsys.readouterr()
     return out
+
+
+@pytest.mark.parametrize("content, problem", [("[1, 2]", "holds a JSON list, not an object of settings"),
+                                              ('{"format": ', "is not valid JSON (Expecting value: line 1 column 12 "
+                                                             "(char 11))")])
+def test_an_export_whose_config_is_not_an_object_is_one_line(content, problem, tmp_path, capsys, runs):
+    out = _export(tmp_path, runs, capsys)
+    (out / "config.json").write_text(content)
+    assert fails(["generate", str(out), "--n", "4", "--npz", str(tmp_path / "x.npz")], capsys) == (
+        f"{out / 'config.json'}: {problem}; export the run again (`gankit export RUN --out DIR`)")
+    assert not (tmp_path / "x.npz").exists()
 
 
 def test_an_export_with_a_wrong_label_prior_is_refused(tmp_path, capsys, runs):

@@ -27,6 +27,7 @@ import numpy as np
 
 from gankit.data.decode import DECODE_ERRORS, decode_noted, read_member, why_unreadable
 from gankit.errors import GankitError, GankitWarning
+from gankit.util.jsonfile import DamagedFile, read_object
 from gankit.util.atomic import atomic_path, atomic_write
 
 FORMAT = 1  # bump when the files' layout or the decoding changes: older entries are then rebuilt
@@ -77,15 +78,15 @@ def load_entry(key: str, stream: str = "false"):
     if not (npy.is_file() and meta_file.is_file()):
         return None
     try:
-        meta = json.loads(meta_file.read_text())
+        meta = read_object(meta_file, "")  # damaged: rebuilt below, with one warning
         images = np.load(npy, mmap_mode="r", allow_pickle=False)
         if meta.get("format") != FORMAT or images.dtype != np.uint8 or list(images.shape) != meta["shape"]:
             raise ValueError(f"format {meta.get('format')}, {images.dtype} {list(images.shape)}")
         if should_stream(images.nbytes, stream):
             return np.load(npy, mmap_mode="c", allow_pickle=False), meta  # writable view, nothing read yet
         return np.array(images), meta  # read into memory (a writable copy of the mapped file)
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        reason = " ".join(str(e).split())[:120]
+    except (OSError, ValueError, KeyError, TypeError, DamagedFile) as e:
+        reason = " ".join(str(e).split()).removesuffix(";")[:120]
         warnings.warn(GankitWarning(f"decoded-image cache {npy} is damaged or from another gankit ({reason}); "
                                     "decoding the images again"), stacklevel=3)
         return None

@@ -59,8 +59,9 @@ def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = N
     resolve(cfg, data)
     check_buildable(cfg.model, tuple(data.images.shape[1:]), data.num_classes)
     plan(cfg, data, dist)
-    if resume_from is not None:  # a newer format or weights of another shape: one line, nothing written
+    if resume_from is not None:  # a newer format, weights of another shape, a damaged log: one line, nothing written
         check_resumable(resume_from, cfg)
+        resume_from.check_logs()
     else:  # --init-from / model.d_init=evaluator: the source fits (a resume has its weights already)
         check_transfer(cfg, data)
     return cfg, data

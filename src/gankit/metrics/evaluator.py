@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from gankit.errors import GankitError
 from gankit.models.evaluator_net import FEATURE_DIM, EvalNet
 from gankit.util.atomic import atomic_path
+from gankit.util.jsonfile import DamagedFile, check_fields, read_object
 from gankit.util.names import file_sha256
 
 # evaluator key -> the dataset keys and class-name sets it serves
@@ -98,7 +99,15 @@ def save_evaluator(net: EvalNet, path: Path, metadata: dict[str, str]) -> str:
 
 def load_evaluator(weights: Path, card_file: Path) -> Evaluator:
     """Load an evaluator; a file whose sha256 differs from its card is refused (not silently used)."""
-    card = json.loads(Path(card_file).read_text())
+    fix = "the evaluator's card is damaged: reinstall gankit (a shipped one) or rerun `gankit evaluator train`"
+    card = read_object(Path(card_file), fix)
+    check_fields(card, {"sha256": str, "arch": dict, "command": str}, card_file, fix)
+    arch = card.get("arch") or {}
+    missing = [k for k in ("sha256", "arch") if not card.get(k)] + \
+        [f"arch.{k}" for k in ("in_ch", "size", "n_classes", "widths") if k not in arch]
+    if missing:
+        raise DamagedFile(f"{card_file}: has no {', '.join(missing)}; {fix}")
+    check_fields(arch, {"in_ch": int, "size": int, "n_classes": int, "widths": list}, card_file, fix)
     sha = file_sha256(weights)
     if sha != card["sha256"]:
         raise GankitError(f"evaluator {weights}: sha256 {sha[:12]}... does not match its card "

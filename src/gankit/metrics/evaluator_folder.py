@@ -35,6 +35,7 @@ from gankit.metrics.evaluator_ssl import fit_ssl, ssl_quality
 from gankit.metrics.evaluator_train import accuracy, fit_classifier
 from gankit.metrics.reference import content_hash
 from gankit.util.atomic import atomic_write
+from gankit.util.jsonfile import DamagedFile, read_object
 
 METHODS = ("auto", "classifier", "ssl")
 MAX_SIZE = 32  # evaluators measure at most 32x32 px: minutes on a CPU, not hours
@@ -127,8 +128,8 @@ def train_data_evaluator(data: ImageData, method: str = "auto", seed: int = 0, o
     note = f" (downscaled from {data.images.shape[-1]} px)" if size != data.images.shape[-1] else ""
     for card_file in sorted(out.glob(f"{method}-*.json")):  # an evaluator made for this data before it changed
         try:
-            old = json.loads(card_file.read_text())
-        except (OSError, ValueError):
+            old = read_object(card_file, "")
+        except (OSError, DamagedFile):  # a damaged card of another evaluator: nothing to compare with
             continue
         if old.get("data") == data.name and old.get("fingerprint") != fp:
             log(f"evaluator {key}: {data.name} changed since evaluator {old.get('key')} was made for it "

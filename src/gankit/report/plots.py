@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 
-from gankit.runs.layout import RunDir, read_jsonl  # noqa: E402
+from gankit.runs.layout import RunDir  # noqa: E402
 from gankit.util.atomic import atomic_path  # noqa: E402
 
 PANELS = {
@@ -60,7 +60,7 @@ def write_plots(run: RunDir) -> list[Path]:
         ylim = (-0.02, 1.02) if name in ("accuracy.png", "ada.png") else None
         if _panel(rows, title, series, run.plots / name, ylim):
             written.append(run.plots / name)
-    evals = read_jsonl(run.evals_file)
+    evals = run.evals()
     if evals and _panel(evals, "FID (evaluator features)", {"fid": "FID"}, run.plots / "fid.png"):
         written.append(run.plots / "fid.png")
     return written

@@ -30,9 +30,14 @@ from typing import Any
 from gankit.config import Config
 from gankit.errors import GankitError
 from gankit.util.atomic import atomic_write
+from gankit.util.jsonfile import NUMBER, read_jsonl, read_object
 from gankit.util.names import slug
 
-CHECK_KEYS = ("cas", "privacy")  # metrics.json keys of `evaluate --cas/--privacy`, beside the FID etc.
+CHECK_KEYS = ("cas", "privacy")
+# what the readers of each log rely on in its rows (util/jsonfile.check_fields)
+ROW_TYPES = {"step": NUMBER, "epoch": NUMBER, "time": NUMBER, "event": str}
+LOG_FIX = ("the run's log is damaged: remove or repair that line, or restore the file from a backup "
+           "(gankit changed nothing)")  # metrics.json keys of `evaluate --cas/--privacy`, beside the FID etc.
 
 
 @dataclass(frozen=True)
@@ -109,8 +114,9 @@ class RunDir:
                                               "checkpoint holds a copy of it) or start a new run")
 
     def read_metrics(self) -> dict[str, Any]:
-        """metrics.json as a dict; {} when absent or damaged (a damaged file is replaced, never blocks)."""
-        return read_object(self.metrics_file, None) if self.metrics_file.is_file() else {}
+        """metrics.json as a dict; {} when absent; a damaged one is one line (never replaced unread)."""
+        fix = f"delete it and run `gankit evaluate {self.path}` to score the run again (gankit changed nothing)"
+        return read_object(self.metrics_file, fix) if self.metrics_file.is_file() else {}
 
     def merge_metrics(self, update: dict[str, Any], keep: tuple[str, ...] | None = None) -> Path:
         """The one way metrics.json is written: `update` over the file's keys (only those in `keep`,
@@ -133,50 +139,25 @@ class RunDir:
         self.append(self.events_file, {"event": kind, **fields})
 
     def stats(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.stats_file)
+        return read_jsonl(self.stats_file, LOG_FIX, ROW_TYPES)
 
     def events(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.events_file)
+        return read_jsonl(self.events_file, LOG_FIX, ROW_TYPES)
 
+    def evals(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.evals_file, LOG_FIX, ROW_TYPES)
+
+    def check_logs(self) -> None:
+        """Read every log once, so damage is one line before anything writes into the run (a resume)."""
+        self.stats(), self.events(), self.evals()
 
     def truncate_logs(self, step: int) -> None:
         """Drop stats and evaluation rows logged after `step`: they belong to work lost when a
         run died after its last checkpoint, and the resumed run logs those steps again."""
         for file in (self.stats_file, self.evals_file):
             if file.is_file():
-                rows = [r for r in read_jsonl(file) if r.get("step", 0) <= step]
+                rows = [r for r in read_jsonl(file, LOG_FIX, ROW_TYPES) if r.get("step", 0) <= step]
                 atomic_write(file, "".join(json.dumps(r) + "\n" for r in rows))
-
-
-def read_object(path: Path, fix: str | None) -> dict[str, Any]:
-    """A JSON file that must hold an object: the object, or (damaged: not JSON, not UTF-8, not an
-    object) a GankitError ending in `fix`; with fix=None, {} (what can be rebuilt never blocks)."""
-    try:
-        value = json.loads(path.read_text())
-        if isinstance(value, dict):
-            return value
-        problem = f"holds a JSON {type(value).__name__}, not an object of settings"
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
-        problem = f"is not valid JSON ({str(e).splitlines()[0][:80]})"
-    if fix is None:
-        return {}
-    raise GankitError(f"{path}: {problem}; {fix}")
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(errors="replace").splitlines():
-        line = line.strip()
-        if line:
-            try:
-                row = json.loads(line)
-            except (json.JSONDecodeError, RecursionError):
-                continue  # a torn last line from a killed process; the rest is intact
-            if isinstance(row, dict):  # a row that is JSON but not an object is damage: passed over
-                rows.append(row)
-    return rows
 
 
 def create_run_dir(out: str | Path, name: str) -> RunDir:

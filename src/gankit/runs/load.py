@@ -9,7 +9,6 @@ return one type, `LoadedRun`, so generate, evaluate and export read any source a
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from gankit.models import MODELS, build_models
 from gankit.models.sampling import uniform_prior
 from gankit.runs.checkpoint import load_state, load_weights, mismatch_message, peek_state, weight_mismatches
 from gankit.runs.layout import RunDir, open_run_dir
+from gankit.util.jsonfile import read_object
 
 EXPORT_FORMAT = "gankit-generator"
 EXPORT_FORMAT_VERSION = 1  # the export layout this gankit writes; it reads this one and older (no field: 0)
@@ -151,7 +151,7 @@ def is_export(path: str | Path) -> bool:
 def _load_export(path: Path) -> LoadedRun:
     onnx = not (path / WEIGHTS).is_file()  # an ONNX export holds generator.onnx instead
     try:
-        meta = json.loads((path / "config.json").read_text())
+        meta = read_object(path / "config.json", "export the run again (`gankit export RUN --out DIR`)")
         weights = {} if onnx else load_file(str(path / WEIGHTS))
     except (OSError, ValueError, SafetensorError) as e:
         raise GankitError(f"{path}: not a readable gankit export ({e}); export the run again") from None

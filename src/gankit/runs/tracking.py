@@ -29,8 +29,9 @@ from pathlib import Path
 
 from gankit.config import Config, dotted
 from gankit.errors import GankitError, GankitWarning
-from gankit.runs.layout import RunDir, read_jsonl
+from gankit.runs.layout import RunDir
 from gankit.util.atomic import atomic_write
+from gankit.util.jsonfile import DamagedFile, check_fields, read_object
 
 TRACKERS = ("none", "mlflow")  # train.track's choices
 DEFAULT_EXPERIMENT = "gankit"
@@ -118,10 +119,25 @@ def _artifact_files(run: RunDir) -> list[tuple[Path, str | None]]:
     return files + [(f, None) for f in (run.report_file, run.metrics_file, run.config_file) if f.is_file()]
 
 
+def read_cursor(run: RunDir) -> dict:
+    """tracking.json ({} before the first sync): the MLflow run's id and how far it was sent, or one
+    line when it is damaged (never rewritten unread: a new cursor would create a second MLflow run)."""
+    if not run.tracking_file.is_file():
+        return {}
+    fix = ("restore it, or delete it to send the whole run again as a new MLflow run (gankit changed "
+           "nothing)")
+    cursor = read_object(run.tracking_file, fix)
+    check_fields(cursor, {"run_id": str, "last_step": int, "events": int}, run.tracking_file, fix)
+    missing = [k for k in ("run_id", "last_step", "events") if cursor.get(k) is None]
+    if missing:
+        raise DamagedFile(f"{run.tracking_file}: has no {', '.join(missing)}; {fix}")
+    return cursor
+
+
 def rewind(run: RunDir, step: int) -> None:
     """A resume dropped the rows after `step`: send the retrained ones again from there."""
     if run.tracking_file.is_file():
-        cursor = json.loads(run.tracking_file.read_text())
+        cursor = read_cursor(run)
         cursor["last_step"] = min(cursor.get("last_step", -1), step)
         atomic_write(run.tracking_file, json.dumps(cursor) + "\n")
 
@@ -136,7 +152,7 @@ def _sync(run: RunDir, cfg: Config, final: bool) -> None:
     if down:
         raise ConnectionError(down)
     client = _client(uri)
-    cursor = json.loads(run.tracking_file.read_text()) if run.tracking_file.is_file() else {}
+    cursor = read_cursor(run)
     if "run_id" not in cursor:
         name = cfg.train.track_experiment or DEFAULT_EXPERIMENT
         exp = client.get_experiment_by_name(name)
@@ -156,7 +172,7 @@ def _sync(run: RunDir, cfg: Config, final: bool) -> None:
     for i in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics per batch
         client.log_batch(run_id, metrics=metrics[i:i + 1000])
     cursor["last_step"] = max([cursor["last_step"]] + [int(r.get("step", -1)) for r in rows])
-    events = read_jsonl(run.events_file)
+    events = run.events()
     tags = [RunTag(f"event.{i:04d}", json.dumps(e)[:5000]) for i, e in enumerate(events) if i >= cursor["events"]]
     if tags:
         client.log_batch(run_id, tags=tags)

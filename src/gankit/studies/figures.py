@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from gankit.runs.layout import RunDir, read_jsonl  # noqa: E402
+from gankit.runs.layout import RunDir  # noqa: E402
 from gankit.studies.results import StudyResults  # noqa: E402
 from gankit.util.atomic import atomic_path  # noqa: E402
 
@@ -37,7 +37,7 @@ def overlaid_curves(res: StudyResults) -> list[Path]:
     def rows_of(path: Path, source: str) -> list[dict]:
         if (path, source) not in logs:
             run = RunDir(path)
-            logs[path, source] = run.stats() if source == "stats" else read_jsonl(run.evals_file)
+            logs[path, source] = run.stats() if source == "stats" else run.evals()
         return logs[path, source]
 
     for name, (title, key, source) in CURVES.items():

@@ -15,7 +15,8 @@ from statistics import mean, stdev
 from typing import Any
 
 from gankit.errors import GankitError
-from gankit.runs.layout import STUDY_FIX, RunDir, StudyDir, read_jsonl, read_object
+from gankit.runs.layout import STUDY_FIX, RunDir, StudyDir
+from gankit.util.jsonfile import NUMBER, DamagedFile, check_fields, read_jsonl, read_object
 from gankit.studies.spec import Axis
 
 
@@ -83,15 +84,22 @@ class StudyResults:
         return a > b if self.maximise else a < b
 
 
+TRIAL_FIX = ("the trial's files are damaged: restore it, or delete the trial's directory and run the sweep again "
+             "(it trains that trial anew; gankit changed nothing)")
+TRIAL_TYPES = {"label": str, "params": dict, "repeat": int, "seed": int, "value": NUMBER, "error": str,
+               "seconds": NUMBER, "finished": NUMBER}
+
+
 def _trial(path: Path) -> TrialResult:
     def read(file: Path) -> dict:
-        return read_object(file, None) if file.is_file() else {}  # a torn file: an unfinished trial
+        return read_object(file, TRIAL_FIX) if file.is_file() else {}  # absent: a trial not yet written
 
     run = RunDir(path)
     info = read(run.trial_file)
+    check_fields(info, TRIAL_TYPES, run.trial_file, TRIAL_FIX)
     return TrialResult(path, info.get("label", path.name), info.get("params", {}), int(info.get("repeat", 0)),
                        info.get("seed"), info.get("value"), info.get("error"), info.get("seconds"),
-                       read(run.config_file), info.get("finished"), read(run.metrics_file))
+                       read(run.config_file), info.get("finished"), run.read_metrics())
 
 
 def load_results(study_dir: str | Path) -> StudyResults:
@@ -103,6 +111,7 @@ def load_results(study_dir: str | Path) -> StudyResults:
     study = recorded.get("study")
     if not isinstance(study, dict):
         raise GankitError(f"{StudyDir(root).study_file}: has no study in it; {STUDY_FIX}")
+    _check_study(study, StudyDir(root).study_file)
     trials = [_trial(p) for p in sorted(StudyDir(root).trials.glob("*")) if p.is_dir()]
     by_label: dict[str, Setting] = {}
     for t in trials:
@@ -113,9 +122,30 @@ def load_results(study_dir: str | Path) -> StudyResults:
     return res
 
 
+def _check_study(study: dict[str, Any], file: Path) -> None:
+    """The fields of study.json's study that the results and the page read, each of its kind."""
+    from gankit.studies.spec import METRICS
+
+    if study.get("metric") not in METRICS:
+        raise DamagedFile(f"{file}: its study ranks by {_json(study.get('metric'))}, not one of gankit's metrics "
+                          f"({', '.join(METRICS)}); {STUDY_FIX}")
+    axes = study.get("axes")
+    if not isinstance(axes, list) or not all(isinstance(a, dict) and isinstance(a.get("name"), str) for a in axes):
+        raise DamagedFile(f"{file}: its study's axes are not a list of named axes; {STUDY_FIX}")
+    for a in axes:
+        check_fields(a, {"keys": list, "values": list, "variants": dict, "low": NUMBER, "high": NUMBER,
+                         "log": bool}, file, STUDY_FIX)
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)[:40]
+
+
 def wall_seconds(res: StudyResults) -> float | None:
     """From the first trial start to the last trial end, over every session of the study."""
-    starts = [r["time"] for r in read_jsonl(StudyDir(res.path).executions) if "time" in r]
+    starts = [r["time"] for r in read_jsonl(StudyDir(res.path).executions, types={"time": NUMBER}) if "time" in r]
     ends = [t.finished for t in res.trials if t.finished]
     return round(max(ends) - min(starts), 1) if starts and ends else None
 
