@@ -199,3 +199,58 @@ def test_a_run_directory_given_to_sweep_out(tiny_run, capsys):
         f"--out {tiny_run}: is a run directory, not a study directory; give a new folder (default studies/STUDY) "
         "or an existing study directory to resume")
     assert snapshot(tiny_run) == before
+
+
+# -- resume flags that cannot lie ---------------------------------------------------------------
+
+def test_resume_with_dry_run_prints_the_config_and_writes_nothing(tiny_run, capsys):
+    before = snapshot(tiny_run)
+    assert main(["train", "--resume", str(tiny_run), "--epochs", "5", "--dry-run"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["train"]["epochs"] == 5 and printed["model"]["g_width"] == 8  # the run's own config, changed
+    assert snapshot(tiny_run) == before  # nothing trained, config.json not rewritten
+
+
+@pytest.mark.parametrize("flags, named", [(["--seed", "3"], "--seed"), (["--out", "elsewhere"], "--out"),
+                                          (["--name", "y", "--set", "loss.name=ns"], "--set, --name")])
+def test_resume_refuses_flags_it_cannot_honour(tiny_run, flags, named, capsys):
+    before = snapshot(tiny_run)
+    assert fails(["train", "--resume", str(tiny_run), *flags], capsys) == (
+        f"--resume continues a run with its own config, so {named} cannot apply; only --epochs and --budget may "
+        "change it (start a new run for other settings)")
+    assert snapshot(tiny_run) == before
+
+
+def test_resume_with_fewer_epochs_than_done_is_refused_and_rewrites_nothing(tmp_path, capsys):
+    d = flat_folder(tmp_path / "imgs", 32)  # 2 steps an epoch at batch 16
+    assert main(["train", "--set", "data.dataset=folder", "--set", f"data.path={d}", "--out", str(tmp_path / "runs"),
+                 *FAST, "--set", "train.max_steps=0", "--set", "train.epochs=2"]) == 0
+    run = next((tmp_path / "runs").glob("0001-*"))
+    capsys.readouterr()
+    before = snapshot(run)
+    assert fails(["train", "--resume", str(run), "--epochs", "1"], capsys) == (
+        f"--epochs 1: {run} has already trained 4 steps, 2 epochs of 2 steps; give more epochs than that to continue "
+        "it (its config says 2), or leave --epochs out (nothing was changed)")
+    assert snapshot(run) == before
+    assert main(["train", "--resume", str(run), "--epochs", "3"]) == 0  # more epochs: it goes on
+    assert json.loads((run / "config.json").read_text())["train"]["epochs"] == 3
+
+
+def test_a_run_being_trained_cannot_be_resumed_twice_and_a_stale_lock_is_harmless(tiny_run, capsys):
+    import fcntl
+
+    lock = tiny_run / ".lock"
+    with open(lock, "a+") as held:  # another process training the run holds this lock
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.truncate(0)
+        held.write("4242\n")
+        held.flush()
+        before = snapshot(tiny_run)
+        assert fails(["train", "--resume", str(tiny_run), "--epochs", "3"], capsys) == (
+            f"{tiny_run}: process 4242 is training this run now; wait for it to finish (or stop it: kill 4242) before "
+            "resuming it (nothing was changed)")
+        assert snapshot(tiny_run) == before
+    # the holder died (kill -9): its lock file stays, the operating system dropped the lock
+    assert lock.read_text() == "4242\n"
+    assert main(["train", "--resume", str(tiny_run), "--epochs", "3"]) == 0
+    assert json.loads((tiny_run / "config.json").read_text())["train"]["epochs"] == 3

@@ -25,14 +25,22 @@ def cmd_train(a: argparse.Namespace) -> int:
     dist = setup()  # one process, or this rank's place under torchrun
     if a.resume:
         run = open_run_dir(a.resume)
-        if a.preset or a.config or a.sets or a.init_from:
-            raise GankitError("--resume continues a run with its own config; only --epochs and --budget may change it")
+        ignored = [flag for flag, given in (("--preset", a.preset), ("--config", a.config), ("--set", a.sets),
+                                            ("--init-from", a.init_from), ("--seed", a.seed is not None),
+                                            ("--name", a.name), ("--out", a.out)) if given]
+        if ignored:  # a flag a resume cannot honour is refused, never dropped without a word
+            raise GankitError(f"--resume continues a run with its own config, so {', '.join(ignored)} cannot apply; "
+                              "only --epochs and --budget may change it (start a new run for other settings)")
         cfg = from_dict(run.read_config())
         if a.epochs is not None:  # --epochs 0 is refused by validate, not ignored
             set_value(cfg, "train.epochs", a.epochs)
         if a.budget:
             set_value(cfg, "train.budget", a.budget)
         validate(cfg)
+        if a.dry_run:  # the config the resume would train with; nothing loaded, trained or written
+            if dist.main:
+                print(cfg.to_json())
+            return 0
     else:
         sets = list(a.sets)
         if a.epochs is not None:
@@ -49,7 +57,7 @@ def cmd_train(a: argparse.Namespace) -> int:
                 print(cfg.to_json())
             return 0
     try:  # pre-flight, run directory, config.json once, train()
-        run, summary = start_run(cfg, out=a.out, name=a.name, at=a.resume, resume=bool(a.resume),
+        run, summary = start_run(cfg, out=a.out or "runs", name=a.name, at=a.resume, resume=bool(a.resume),
                                  data_dir=a.data_dir, dist=dist)
     finally:
         teardown(dist)

@@ -27,7 +27,7 @@ def train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="shorthand for --set train.seed=S")
     p.add_argument("--budget", metavar="DURATION", help="shorthand for --set train.budget=DURATION (e.g. 10m): "
                    "train until this much wall-clock time is spent")
-    p.add_argument("--out", default="runs", help="parent folder of run directories (default: runs)")
+    p.add_argument("--out", help="parent folder of run directories (default: runs)")
     p.add_argument("--name", help="run directory name after its number (default: the preset)")
     p.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
     p.add_argument("--init-from", metavar="RUN", help="fine-tune: start G and D from RUN's last checkpoint (or a "

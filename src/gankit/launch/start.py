@@ -20,6 +20,7 @@ the same pre-flight and the same run directory:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import traceback
@@ -34,6 +35,7 @@ from gankit.metrics.evaluate import reference_data
 from gankit.metrics.evaluator_folder import evaluator_or_make
 from gankit.models import check_buildable, resolve_auto_model
 from gankit.runs.layout import RunDir, create_run_dir, run_dir_at
+from gankit.runs.checkpoint import peek_state
 from gankit.runs.load import check_resumable
 from gankit.runs.tracking import check_reachable
 from gankit.runs.tracking import sync as sync_tracker
@@ -58,13 +60,25 @@ def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = N
     data = data if data is not None else load_dataset(cfg.data, data_dir)
     resolve(cfg, data)
     check_buildable(cfg.model, tuple(data.images.shape[1:]), data.num_classes)
-    plan(cfg, data, dist)
+    steps_per_epoch = plan(cfg, data, dist).steps_per_epoch
     if resume_from is not None:  # a newer format, weights of another shape, a damaged log: one line, nothing written
         check_resumable(resume_from, cfg)
         resume_from.check_logs()
+        check_more_epochs(resume_from, cfg, steps_per_epoch)
     else:  # --init-from / model.d_init=evaluator: the source fits (a resume has its weights already)
         check_transfer(cfg, data)
     return cfg, data
+
+
+def check_more_epochs(run: RunDir, cfg: Config, steps_per_epoch: int) -> None:
+    """A resume given --epochs no more than its checkpoint has done would train nothing and still
+    rewrite config.json: refused in one line instead."""
+    step = int(peek_state(run.last_checkpoint).get("step", 0))
+    was = run.read_config().get("train", {}).get("epochs")
+    if cfg.train.epochs != was and cfg.train.epochs * steps_per_epoch <= step:
+        raise GankitError(f"--epochs {cfg.train.epochs}: {run.path} has already trained {step} steps, "
+                          f"{step / steps_per_epoch:g} epochs of {steps_per_epoch} steps; give more epochs than that "
+                          f"to continue it (its config says {was}), or leave --epochs out (nothing was changed)")
 
 
 def resolve(cfg: Config, data: ImageData) -> Config:
@@ -102,22 +116,33 @@ def start_run(cfg: Config, *, out: str | Path = "runs", name: str | None = None,
     cfg, data = prepare(cfg, data_dir, data, existing, dist)
     if dist.main:
         make_evaluator(cfg, data, data_dir)
-    if existing is not None:
-        run = existing
-        if dist.main and _changed(run, cfg):  # --epochs / --budget given to the resume
-            run.write_config(cfg)
-    elif at is not None:
-        run = run_dir_at(Path(at))
-        if dist.main:
-            run.write_config(cfg)
-    else:
-        made = None
-        if dist.main:  # rank 0 makes the run directory and tells the others where it is
-            made = create_run_dir(out, name or cfg.preset)
-            made.write_config(cfg)
-        run = RunDir(Path(broadcast(str(made.path) if made else None, dist)))
-    if dist.main and announce:
-        print(f"run directory: {run.path}" + (f" ({dist.world} processes)" if dist.active else ""), file=sys.stderr)
+    with contextlib.ExitStack() as held:  # rank 0 holds the run's training lock until train() returns
+        if existing is not None:
+            run = existing
+            if dist.main:
+                held.enter_context(run.training_lock())  # a second resume of it: one line, nothing changed
+                if _changed(run, cfg):  # --epochs / --budget given to the resume
+                    run.write_config(cfg)
+        elif at is not None:
+            run = run_dir_at(Path(at))
+            if dist.main:
+                held.enter_context(run.training_lock())
+                run.write_config(cfg)
+        else:
+            made = None
+            if dist.main:  # rank 0 makes the run directory and tells the others where it is
+                made = create_run_dir(out, name or cfg.preset)
+                held.enter_context(made.training_lock())
+                made.write_config(cfg)
+            run = RunDir(Path(broadcast(str(made.path) if made else None, dist)))
+        if dist.main and announce:
+            print(f"run directory: {run.path}" + (f" ({dist.world} processes)" if dist.active else ""),
+                  file=sys.stderr)
+        return _train(cfg, run, data, data_dir, resume, dist)
+
+
+def _train(cfg: Config, run: RunDir, data: ImageData, data_dir: str | None, resume: bool,
+           dist: Dist) -> tuple[RunDir, dict]:
     try:
         summary = train(cfg, run, data_dir=data_dir, resume=resume, data=data, dist=dist)
         if dist.main:

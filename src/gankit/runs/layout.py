@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,37 @@ class RunDir:
     @property
     def tracking_file(self) -> Path:  # train.track: the MLflow run's id and what was sent (runs/tracking.py)
         return self.path / "tracking.json"
+
+    @property
+    def lock_file(self) -> Path:  # held (flock) by the process training the run; its pid inside
+        return self.path / ".lock"
+
+    @contextlib.contextmanager
+    def training_lock(self):
+        """Held while a process trains this run: a second `gankit train --resume` of it is one line
+        naming the holder's pid.  The operating system drops the lock when the holder dies, so the
+        file a kill -9 leaves behind is harmless."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks
+            yield
+            return
+        with open(self.lock_file, "a+") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip() or "?"
+                raise GankitError(f"{self.path}: process {holder} is training this run now; wait for it to finish "
+                                  f"(or stop it: kill {holder}) before resuming it (nothing was changed)") from None
+            f.seek(0)
+            f.truncate()
+            f.write(f"{os.getpid()}\n")
+            f.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     @property
     def error_log(self) -> Path:  # the traceback of a bug that stopped the run
