@@ -119,3 +119,33 @@ def test_an_unreachable_server_refuses_before_the_run_directory_or_warns(tmp_pat
         assert not (tmp_path / "runs").exists() or not any(p.is_dir() for p in (tmp_path / "runs").iterdir())
     else:
         assert code == 0 and (_run_dir(tmp_path) / "checkpoints" / "last.safetensors").is_file()
+
+
+@pytest.mark.parametrize("uri, says", [
+    ("http://bob:s3cret@127.0.0.1:5000", "train.track_uri=http://bob:***@127.0.0.1:5000 carries credentials, which the "
+     "run would record in config.json, every checkpoint, the report and MLflow's params; give the URI without them "
+     "and put them in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, which MLflow reads"),
+    ("ftp://host/x", "train.track_uri=ftp://host/x has the scheme ftp://, which MLflow has no store for; use "
+     "http(s)://HOST:PORT for a tracking server or sqlite:///PATH/mlflow.db for a local database (\"\" = "
+     "mlruns/mlflow.db here)"),
+    ("/tmp/a-file.db", "train.track_uri=/tmp/a-file.db is not a URI; use http(s)://HOST:PORT for a tracking server or "
+     "sqlite:///PATH/mlflow.db for a local database (\"\" = mlruns/mlflow.db here)"),
+])
+@pytest.mark.parametrize("track", ["mlflow", "none"])
+def test_a_tracking_uri_with_credentials_or_no_store_is_refused_and_never_shown(uri, says, track, tmp_path, capsys,
+                                                                                monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--dry-run", "--set", f"train.track={track}", "--set", f"train.track_uri={uri}"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"gankit: error: invalid config: {says}"] and "s3cret" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_database_store_without_its_driver_is_one_line_before_the_run_directory(tmp_path, fashion_dir, capsys):
+    code = _train(tmp_path, fashion_dir, "mysql://tracker/db")
+    err = capsys.readouterr().err
+    assert code == 2 and err.splitlines() == [
+        "gankit: error: train.track_uri=mysql://tracker/db: a mysql store needs its database driver, which is not "
+        "installed (pip install pymysql); start it, fix train.track_uri, or set train.track_required=false to train "
+        "without it (nothing was written)"]
+    assert not (tmp_path / "runs").exists() or not any(p.is_dir() for p in (tmp_path / "runs").iterdir())

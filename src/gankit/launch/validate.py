@@ -19,7 +19,7 @@ from gankit.data.diffaugment import AUGMENTS
 from gankit.errors import GankitError, did_you_mean
 from gankit.launch.ranges import RANGES
 from gankit.models import MODELS, check_model
-from gankit.runs.tracking import TRACKERS
+from gankit.runs.tracking import TRACKERS, uri_problem
 from gankit.training.ada import unservable
 from gankit.training.augment_real import REAL_AUGMENTS
 from gankit.training.losses import LOSSES
@@ -130,6 +130,9 @@ def _train(cfg: Config) -> None:
     one_of("train.on_collapse", t.on_collapse, ("warn", "rollback"))
     one_of("train.eval_evaluator", t.eval_evaluator, ("auto", "ssl", "none"))
     one_of("train.track", t.track, TRACKERS)
+    problem = uri_problem(t.track_uri) if t.track_uri else None
+    if problem:
+        bad(problem)
     why = unservable(cfg) if t.ada is True else None  # auto turns itself off instead (ada.resolve)
     if why:
         bad(why)

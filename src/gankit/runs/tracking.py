@@ -20,6 +20,7 @@ a warning, never the run: the next sync sends what was missed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import time
@@ -32,9 +33,31 @@ from gankit.errors import GankitError, GankitWarning
 from gankit.runs.layout import RunDir
 from gankit.util.atomic import atomic_write
 from gankit.util.jsonfile import DamagedFile, check_fields, read_object
+from gankit.util.names import has_credentials, redact
 
 TRACKERS = ("none", "mlflow")  # train.track's choices
 DEFAULT_EXPERIMENT = "gankit"
+# the stores MLflow's client opens by URI scheme, and the driver each database store imports
+SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "databricks")
+DRIVERS = {"postgresql": ("psycopg2", "psycopg", "psycopg2-binary"), "mysql": ("pymysql", "MySQLdb", "pymysql"),
+           "mssql": ("pyodbc", "pyodbc", "pyodbc")}
+
+
+def uri_problem(uri: str) -> str | None:
+    """Why train.track_uri cannot be used as written (one sentence, the password never in it), or None.
+    Credentials are refused: the URI is part of the config, which config.json, every checkpoint, the
+    report and MLflow's params all record."""
+    shown = redact(uri)
+    if has_credentials(uri):
+        return (f"train.track_uri={shown} carries credentials, which the run would record in config.json, every "
+                "checkpoint, the report and MLflow's params; give the URI without them and put them in "
+                "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, which MLflow reads")
+    scheme = uri.split("://", 1)[0].split("+", 1)[0].lower() if "://" in uri else ""
+    if scheme not in SCHEMES:
+        what = f"has the scheme {scheme}://, which MLflow has no store for" if scheme else "is not a URI"
+        return (f"train.track_uri={shown} {what}; use http(s)://HOST:PORT for a tracking server or "
+                "sqlite:///PATH/mlflow.db for a local database (\"\" = mlruns/mlflow.db here)")
+    return None
 
 
 def local_store() -> Path:
@@ -63,6 +86,10 @@ def check_reachable(cfg: Config) -> str | None:
     if cfg.train.track != "mlflow":
         return None
     uri = tracking_uri(cfg)
+    scheme = uri.split("://", 1)[0].split("+", 1)[0].lower()
+    if scheme in DRIVERS and not any(importlib.util.find_spec(m) for m in DRIVERS[scheme][:2]):
+        return (f"train.track_uri={redact(uri)}: a {scheme} store needs its database driver, which is not installed "
+                f"(pip install {DRIVERS[scheme][2]})")
     _client(uri)  # the import, and its one-line error
     return _down(uri)
 
@@ -73,7 +100,7 @@ def _down(uri: str) -> str | None:
             with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as r:
                 r.read()
         except OSError as e:
-            return f"train.track_uri={uri}: the MLflow server does not answer ({getattr(e, 'reason', e)})"
+            return f"train.track_uri={redact(uri)}: the MLflow server does not answer ({getattr(e, 'reason', e)})"
     return None
 
 

@@ -33,6 +33,7 @@ from typing import Any, Callable
 from gankit.errors import GankitError
 from gankit.runs.layout import StudyDir
 from gankit.studies.spec import Study
+from gankit.util.names import redact
 
 HEARTBEAT_S, GRACE_S = 10.0, 30.0
 
@@ -107,13 +108,6 @@ def with_driver(url: str) -> str:
             and importlib.util.find_spec("psycopg2") is not None:
         return "postgresql+psycopg2://" + url[len("postgresql://"):]
     return url
-
-
-def redact(url: str) -> str:
-    """A storage URL without its password, for messages and study.json."""
-    import re
-
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 def open_study(db: StudyDB, study: Study, wait_s: float = 120.0):

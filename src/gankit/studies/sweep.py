@@ -30,7 +30,8 @@ from typing import Any, Callable
 
 from gankit.errors import GankitError
 from gankit.runs.layout import STUDY_FIX, RunDir, StudyDir, read_object, run_dir_at
-from gankit.studies.runner import Claimed, StudyDB, expected_trials, open_study, redact, storage_name, work
+from gankit.studies.runner import Claimed, StudyDB, expected_trials, open_study, storage_name, work
+from gankit.util.names import redact
 from gankit.studies.spec import Study
 from gankit.util.atomic import atomic_write
 from gankit.util.names import slug

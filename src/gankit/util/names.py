@@ -1,4 +1,5 @@
-"""The one SHA-256 of a file and the one slug of a name (run directories, studies, trials)."""
+"""The one SHA-256 of a file, the one slug of a name (run directories, studies, trials) and the one
+redaction of a URL's password (storage and tracking URLs in messages and files)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,13 @@ def file_sha256(path: str | Path) -> str:
 def slug(name: str, keep: str = "_.-") -> str:
     """`name` with every run of characters other than letters, digits and `keep` made one "-"."""
     return re.sub(rf"[^A-Za-z0-9{re.escape(keep)}]+", "-", name)
+
+
+def redact(url: str) -> str:
+    """A URL without its password (`scheme://user:***@host`), for messages and files."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def has_credentials(url: str) -> bool:
+    """Whether a URL carries `user@` or `user:password@` before its host."""
+    return re.match(r"[A-Za-z][\w+.-]*://[^/@]+@", url) is not None
