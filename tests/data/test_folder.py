@@ -188,3 +188,52 @@ def test_pillows_decompression_bomb_warning_names_the_file(tmp_path, monkeypatch
         load_folder_images(folder)
     said = [str(c.message) for c in caught]
     assert len(said) == 1 and said[0].startswith(f"{folder}: huge.png: Image size (784 pixels) exceeds limit")
+
+
+def test_links_a_class_folder_link_is_a_class_and_broken_links_are_skipped_as_docs_data_say(tmp_path):
+    """docs/data.md: unreadable entries are skipped with one counted warning (an error under
+    data.strict); a linked class folder is a class; a link back up the tree does not loop."""
+    real = make_tree(tmp_path / "elsewhere", {"1.png": png(21), "2.png": png(22)})
+    src = make_tree(tmp_path / "d", {"cat/1.png": png(1), "cat/2.png": png(2)})
+    (src / "dog").symlink_to(real, target_is_directory=True)
+    (src / "cat" / "loop-a.png").symlink_to("loop-b.png")
+    (src / "cat" / "loop-b.png").symlink_to("loop-a.png")
+    (src / "cat" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (src / "cat" / "up").symlink_to(src, target_is_directory=True)  # would list the tree again, forever
+    with pytest.warns(UserWarning, match=r"skipped 3 unreadable files \(first: cat/gone.png: ") as rec:
+        data = load_folder_images(src)
+    assert len([w for w in rec if "unreadable" in str(w.message)]) == 1
+    assert data.class_names == ["cat", "dog"]
+    assert sorted(data.images[:, 0, 0, 0].tolist()) == [1, 2, 21, 22]  # each image once, the linked ones too
+    with pytest.raises(GankitError, match="cat/gone.png .*data.strict=false"):
+        load_folder_images(src, strict=True)
+
+
+def test_exif_orientation_is_applied_as_a_viewer_shows_the_photo(tmp_path):
+    img = Image.new("L", (4, 2), 0)
+    img.putpixel((0, 0), 255)  # top-left of the stored pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the camera was turned: viewers rotate it 90 degrees clockwise
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", exif=exif.tobytes(), quality=100)
+    plain = io.BytesIO()
+    img.save(plain, format="JPEG", quality=100)
+    from gankit.data.decode import decode_noted
+
+    turned, notes = decode_noted(buf.getvalue(), 1, 0)
+    upright, plain_notes = decode_noted(plain.getvalue(), 1, 0)
+    assert turned.shape == (1, 4, 2) and upright.shape == (1, 2, 4)  # H x W swapped by the rotation
+    assert turned[0, 0, -1] > 200 and upright[0, 0, 0] > 200  # the bright corner moved to the top right
+    assert notes == ["EXIF-rotated"] and plain_notes == []
+    src = make_tree(tmp_path / "d", {"turned.jpg": buf.getvalue()})
+    with pytest.warns(UserWarning, match=r"converted EXIF-rotated \(1 files\)"):  # said once for the folder
+        assert load_folder_images(src).images.shape == (1, 1, 4, 2)
+
+
+@pytest.mark.parametrize("wanted", ["-1", "+1", " -3 "])
+def test_a_signed_class_index_is_no_class_even_where_its_digits_name_one(wanted):
+    from gankit.data.imagedata import class_index
+
+    digits = [str(i) for i in range(10)]  # MNIST's class names
+    assert class_index(wanted, digits) is None
+    assert class_index("1", digits) == 1 and class_index("ankle-boot", ["Ankle boot"]) == 0

@@ -14,11 +14,12 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gankit.errors import GankitWarning
 
 MAX_MEMBER = 256 << 20  # bytes a zip member may unpack to: a "zip bomb" image is skipped, not unpacked
+ORIENTATION = 0x0112  # the EXIF tag of how the camera held the picture (1 = upright)
 GRAY_MODES = {"1", "L", "LA", "I", "F", "I;16", "I;16B", "I;16L", "I;16N"}
 # what reading or decoding one damaged file raises (zipfile: RuntimeError for an encrypted member,
 # NotImplementedError for an unknown compression method, zlib/lzma errors for corrupt compressed data)
@@ -67,6 +68,9 @@ def decode_noted(data: bytes, channels: int, resolution: int, crop: str = "cente
     notes = []
     with Image.open(io.BytesIO(data)) as im:
         im.load()
+        if im.getexif().get(ORIENTATION, 1) != 1:  # a phone photo stored sideways: upright, as viewers show it
+            im = ImageOps.exif_transpose(im)
+            notes.append("EXIF-rotated")
         gray = im.mode in GRAY_MODES if channels == 0 else channels == 1
         if im.mode.startswith("I;16"):  # 16-bit grayscale: keep the high byte, not a clipped low one
             im = Image.fromarray((np.asarray(im, dtype=np.uint16) >> 8).astype(np.uint8))

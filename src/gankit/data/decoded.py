@@ -27,10 +27,10 @@ import numpy as np
 
 from gankit.data.decode import DECODE_ERRORS, decode_noted, read_member, why_unreadable
 from gankit.errors import GankitError, GankitWarning
-from gankit.util.jsonfile import DamagedFile, read_object
 from gankit.util.atomic import atomic_path, atomic_write
+from gankit.util.jsonfile import DamagedFile, read_object
 
-FORMAT = 1  # bump when the files' layout or the decoding changes: older entries are then rebuilt
+FORMAT = 2  # bump when the files' layout or the decoding changes: older entries are then rebuilt
 POOL_FROM = 2000  # files; below this a pool costs more than it saves
 CHUNK = 500
 
@@ -50,7 +50,11 @@ def source_key(src: Path, zf: zipfile.ZipFile | None, selected: list[tuple[str, 
             info = zf.getinfo("/".join(parts))
             h.update(f"{info.filename}\0{info.CRC}\0{info.file_size}\n".encode())
         else:
-            st = os.stat(os.path.join(root, *parts))  # not pathlib: 50,000 stats in a fraction of the time
+            try:
+                st = os.stat(os.path.join(root, *parts))  # not pathlib: 50,000 stats in a fraction of the time
+            except OSError:  # a dangling link or a link loop: skipped as unreadable when decoded
+                h.update(f"{'/'.join(parts)}\0unreadable\n".encode())
+                continue
             h.update(f"{'/'.join(parts)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:32]
 

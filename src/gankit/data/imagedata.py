@@ -47,6 +47,8 @@ def class_index(name: str, class_names: list[str]) -> int | None:
     The one spelling rule of data.classes and `generate --class`."""
     if name in class_names:
         return class_names.index(name)
+    if re.fullmatch(r"\s*[-+]\d+\s*", name):  # a signed index is no class (its digits alone may be one's name)
+        return None
     loose = {_norm(n): i for i, n in enumerate(class_names)}
     if _norm(name) and _norm(name) in loose:
         return loose[_norm(name)]
