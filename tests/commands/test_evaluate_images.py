@@ -136,3 +136,22 @@ def test_any_folder_against_any_folder_makes_the_reference_folders_evaluator(tmp
     assert "training a ssl" not in out.err and "n=60 samples" in out.err  # found by the folder's fingerprint, not trained again
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["evaluator_sha256"] == card["sha256"] and m["fid"] > 0 and m["floor_fid"] > 0 and "cs" not in m
+
+
+def test_rgba_and_grey_alpha_arrays_are_composited_on_white_and_odd_channels_refused(tmp_path):
+    from gankit.commands.evaluate_images import _array, _converted
+    from gankit.errors import GankitError
+
+    rgba = np.zeros((2, 4, 4, 4), dtype=np.uint8)
+    rgba[0, ..., :3], rgba[0, ..., 3] = 10, 255  # opaque dark
+    rgba[1, ..., :3], rgba[1, ..., 3] = 10, 0  # transparent: white, as the folder loader shows it
+    np.save(tmp_path / "rgba.npy", rgba)
+    x = _array(tmp_path / "rgba.npy")
+    assert x.shape == (2, 3, 4, 4) and x[0].unique().tolist() == [10] and x[1].unique().tolist() == [255]
+    grey, note = _converted(x, 1, 4, "rgba.npy")  # scored against an RGB or a grey reference alike
+    assert grey.shape == (2, 1, 4, 4) and "3x4x4 images converted" in note
+    np.save(tmp_path / "la.npy", np.full((2, 2, 5, 5), 255, dtype=np.uint8))  # [N, C, H, W], grey + alpha
+    assert _array(tmp_path / "la.npy").shape == (2, 1, 5, 5)
+    np.save(tmp_path / "five.npy", np.zeros((2, 6, 6, 5), dtype=np.uint8))
+    with pytest.raises(GankitError, match=r"five.npy: 5 channels in \[2, 6, 6, 5\]; expected 1 \(grey\)"):
+        _array(tmp_path / "five.npy")

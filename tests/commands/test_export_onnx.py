@@ -131,3 +131,22 @@ def test_bad_export_requests_are_one_line_and_write_nothing(cond_run, tmp_path, 
     err = capsys.readouterr().err.strip()
     assert fragment in err and len(err.splitlines()) == 1
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"] and not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("edit, config_says", [({"conditional": False}, "model.z_dim=100, model.conditional=false"),
+                                               ({"z_dim": 64}, "model.z_dim=64, model.conditional=true")])
+def test_an_export_whose_config_and_graph_disagree_is_one_line(cond_run, tmp_path, capsys, edit, config_says):
+    """A conditional graph under an edited config would sample without the class (or crash on z): the
+    export's config is checked against the graph's inputs when it is loaded."""
+    out = tmp_path / "g-onnx"
+    assert main(["export", str(cond_run), "--out", str(out), "--format", "onnx"]) == 0
+    meta = json.loads((out / "config.json").read_text())
+    meta["config"]["model"].update(edit)
+    (out / "config.json").write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert main(["generate", str(out), "--n", "4", "--npz", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"gankit: error: {out / 'config.json'}: says {config_says}, but generator.onnx takes z "
+                   "['batch', 100], class ['batch']; the config and the graph do not belong together: export the "
+                   "run again"]
+    assert not (tmp_path / "x.npz").exists()

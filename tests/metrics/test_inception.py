@@ -14,6 +14,7 @@ from PIL import Image
 
 import gankit.metrics  # noqa: F401  (registers torch-fidelity without torchvision first)
 from gankit.cli import main
+from gankit.errors import GankitError
 from gankit.metrics.inception import WEIGHTS_NAME, InceptionEmbedder
 
 fidelity = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3")
@@ -80,3 +81,27 @@ def test_a_corrupt_weights_file_is_one_line(tmp_path, capsys):
                  "--inception-weights", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{bad}: not a plain weights file" in err[0] and "refusing to load it" in err[0]
+
+
+@pytest.mark.parametrize("content, says", [
+    (lambda w: torch.zeros(3), "holds Tensor, not a network's weights"),
+    (lambda w: [torch.zeros(3)], "holds list, not a network's weights"),
+    (lambda w: {"layer.weight": torch.zeros(2, 2)}, "holds the weights of another network (1 tensors, no "
+                                                    "Conv2d_1a_3x3.conv.weight, fc.weight)"),
+])
+def test_a_weights_file_that_is_not_the_fid_inception_is_one_line(content, says, weights, tmp_path):
+    bad = tmp_path / WEIGHTS_NAME
+    torch.save(content(weights), bad)
+    with pytest.raises(GankitError) as e:
+        InceptionEmbedder(bad)
+    assert str(e.value) == f"{bad}: {says}; put torch-fidelity's {WEIGHTS_NAME} there or remove the file"
+
+
+def test_weights_of_the_right_names_and_other_shapes_are_one_short_line(weights, tmp_path):
+    state = torch.load(weights, weights_only=True)
+    state["fc.weight"] = torch.zeros(3, 3)
+    bad = tmp_path / WEIGHTS_NAME
+    torch.save(state, bad)
+    with pytest.raises(GankitError, match="its layers do not fit torch-fidelity's Inception") as e:
+        InceptionEmbedder(bad)
+    assert "\n" not in str(e.value) and len(str(e.value)) < 500

@@ -69,6 +69,9 @@ def load_images(path: str, channels: int, size: int) -> tuple[torch.Tensor, str]
     return _converted(images, channels, size, str(p))
 
 
+CHANNELS = (1, 2, 3, 4)  # grey, grey + alpha, RGB, RGBA
+
+
 def _array(p: Path) -> torch.Tensor:
     try:
         loaded = np.load(p, allow_pickle=False)  # never unpickles
@@ -84,8 +87,14 @@ def _array(p: Path) -> torch.Tensor:
         raise GankitError(f"--images {p}: expected uint8 images [N, H, W(, C)], got {arr.dtype} {list(arr.shape)}")
     if arr.ndim == 3:
         arr = arr[..., None]
-    if arr.shape[-1] not in (1, 3) and arr.shape[1] in (1, 3):  # [N, C, H, W] already
-        return torch.from_numpy(np.ascontiguousarray(arr))
+    if arr.shape[-1] not in CHANNELS and arr.shape[1] in CHANNELS:  # [N, C, H, W] already
+        arr = arr.transpose(0, 2, 3, 1)
+    if arr.shape[-1] not in CHANNELS:
+        raise GankitError(f"--images {p}: {arr.shape[-1]} channels in {list(arr.shape)}; expected 1 (grey), 2 (grey + "
+                          "alpha), 3 (RGB) or 4 (RGBA) as the last or second axis")
+    if arr.shape[-1] in (2, 4):  # transparent pixels on white, as the folder loader composites them by default
+        alpha = arr[..., -1:].astype(np.float32) / 255.0
+        arr = np.rint(arr[..., :-1] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)))
 
 

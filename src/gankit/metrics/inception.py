@@ -45,6 +45,8 @@ def _fidelity_weights_name() -> str:
 
 
 WEIGHTS_NAME = _fidelity_weights_name()
+# layers every torch-fidelity FID Inception state dict has, first and last (its FeatureExtractorInceptionV3)
+INCEPTION_KEYS = ("Conv2d_1a_3x3.conv.weight", "fc.weight")
 
 
 def fidelity_without_torchvision() -> None:
@@ -105,11 +107,21 @@ def check_weights_file(path: Path) -> None:
     """Refuse a weights file that holds anything but tensors (a .pth is a pickle, which can run
     code): torch.load with weights_only=True admits tensors and plain containers only."""
     try:
-        torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # UnpicklingError for a forbidden global; RuntimeError, EOFError ... for garbage
         reason = " ".join(str(e).split())[:200]
         raise GankitError(f"{path}: not a plain weights file ({type(e).__name__}: {reason}); refusing to load "
                           f"it: put torch-fidelity's {WEIGHTS_NAME} there or remove the file") from None
+    # torch-fidelity's FID Inception: a state dict of tensors with its first and last layers (names
+    # checked here, shapes when it loads), not a bare tensor or another network's weights
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        what = type(state).__name__ if not isinstance(state, dict) else "a dict of other things than tensors"
+        raise GankitError(f"{path}: holds {what}, not a network's weights; put torch-fidelity's {WEIGHTS_NAME} "
+                          "there or remove the file")
+    missing = [k for k in INCEPTION_KEYS if k not in state]
+    if missing:
+        raise GankitError(f"{path}: holds the weights of another network ({len(state)} tensors, no "
+                          f"{', '.join(missing)}); put torch-fidelity's {WEIGHTS_NAME} there or remove the file")
 
 
 class InceptionEmbedder(nn.Module):
@@ -122,8 +134,13 @@ class InceptionEmbedder(nn.Module):
         from torchmetrics.image.fid import NoTrainInceptionV3
 
         check_weights_file(Path(weights))  # before torch-fidelity unpickles it
-        self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"],
-                                      feature_extractor_weights_path=str(weights))
+        try:
+            self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"],
+                                          feature_extractor_weights_path=str(weights))
+        except RuntimeError as e:  # torch's load_state_dict: layers of other shapes (hundreds of lines)
+            first = " ".join(str(e).split())[:160]
+            raise GankitError(f"{weights}: its layers do not fit torch-fidelity's Inception ({first}...); put "
+                              f"torch-fidelity's {WEIGHTS_NAME} there or remove the file") from None
         self.key = "inception-v3"
         self.sha256 = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
 

@@ -86,8 +86,15 @@ class OnnxGenerator(nn.Module):
         except Exception as e:  # onnxruntime raises its own types for a damaged file
             raise GankitError(f"{path}: not a readable ONNX graph ({str(e).splitlines()[0][:160]}); "
                               "export the run again") from None
-        self.names = [i.name for i in self.session.get_inputs()]
+        inputs = {i.name: i.shape for i in self.session.get_inputs()}
+        self.names = list(inputs)
         self.z_dim, self.num_classes, self.conditional = z_dim, num_classes, conditional
+        graph_z = (inputs.get("z") or [None, None])[-1]
+        if "z" not in inputs or (isinstance(graph_z, int) and graph_z != z_dim) or ("class" in inputs) != conditional:
+            takes = ", ".join(f"{k} {list(v)}" for k, v in inputs.items())
+            raise GankitError(f"{path.parent / 'config.json'}: says model.z_dim={z_dim}, model.conditional="
+                              f"{str(conditional).lower()}, but {path.name} takes {takes}; the config and the graph "
+                              "do not belong together: export the run again")
         if "truncation" in self.names:
             self.truncation_psi = 1.0  # generate --truncation sets it, as on a PyTorch stylegan-lite
 
