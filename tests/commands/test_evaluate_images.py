@@ -155,3 +155,17 @@ def test_rgba_and_grey_alpha_arrays_are_composited_on_white_and_odd_channels_ref
     np.save(tmp_path / "five.npy", np.zeros((2, 6, 6, 5), dtype=np.uint8))
     with pytest.raises(GankitError, match=r"five.npy: 5 channels in \[2, 6, 6, 5\]; expected 1 \(grey\)"):
         _array(tmp_path / "five.npy")
+
+
+def test_a_reference_too_small_for_an_evaluator_gets_advice_that_works(tmp_path, capsys):
+    """`gankit evaluator train` refuses fewer than MIN_IMAGES images, so it is not what the message advises."""
+    from bad_input_helpers import flat_folder
+
+    from gankit.metrics.evaluator_folder import MIN_IMAGES
+
+    small = flat_folder(tmp_path / "small", 20)
+    assert main(["evaluate", "--images", str(small), "--against", str(small)]) == 2
+    err = capsys.readouterr().err
+    assert (f"no gankit evaluator for folder:small: its 20 images are too few to train one (at least {MIN_IMAGES}); "
+            "compare against a larger reference with --against, or use Inception-v3") in err
+    assert "gankit evaluator train" not in err and len(err.strip().splitlines()) == 1

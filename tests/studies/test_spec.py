@@ -153,3 +153,12 @@ def test_the_lab_rounds_load_by_path(path):
     study = load_study(str(path))
     assert study.name == path.stem and study.settings()
     assert path.stem not in builtin_names()
+
+
+def test_a_preset_named_inside_base_is_refused_not_silently_ignored():
+    d = {"base": {"preset": "wgan", "model": {"name": "dcgan"}}, "axes": {"loss.name": ["ns", "hinge"]}}
+    with pytest.raises(GankitError) as e:
+        parse_study(d, "s", "study s")
+    assert str(e.value) == ("study s [base]: preset = 'wgan' would apply no preset ([base] spells every setting out "
+                            "from the built-in defaults); give preset = NAME at the top instead of [base], or spell "
+                            "that preset's settings out in [base]")

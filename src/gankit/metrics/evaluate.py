@@ -22,7 +22,7 @@ from torch import Tensor
 from gankit.config import Config
 from gankit.data import ImageData, load_dataset
 from gankit.errors import GankitError, GankitWarning
-from gankit.metrics.evaluator_folder import find_evaluator
+from gankit.metrics.evaluator_folder import MIN_IMAGES, find_evaluator
 from gankit.metrics.fidelity import classifier_score, fid, kid
 from gankit.metrics.inception import InceptionEmbedder, inception_status
 from gankit.metrics.manifold import nearest_distance, prdc
@@ -132,7 +132,10 @@ def _embedders(dataset_key: str, real, with_inception: bool, evaluator=None,
     notes: list[str] = []
     ev = evaluator if evaluator is not None else find_evaluator(dataset_key, real)
     embedders = [("", ev)] if ev is not None else []
-    if ev is None:
+    if ev is None and len(real) < MIN_IMAGES:  # too few to make one: the advice must be one that works
+        notes.append(f"no gankit evaluator for {real.name}: its {len(real)} images are too few to train one (at "
+                     f"least {MIN_IMAGES}); compare against a larger reference with --against, or use Inception-v3")
+    elif ev is None:
         notes.append(f"no gankit evaluator for {real.name} yet; `gankit evaluator train --set data.dataset=folder "
                      "--set data.path=PATH` makes one (a run with train.eval_every makes it itself)")
     if with_inception or ev is None:

@@ -247,6 +247,10 @@ def parse_study(d: dict[str, Any], name: str, where: str, full: bool = False, se
     _check_types(d, where)
     if "base" in d and "preset" in d:
         raise GankitError(f"{where}: give a preset or a [base] table, not both ([base] spells the preset out)")
+    if isinstance(d.get("base"), dict) and "preset" in d["base"]:  # Config.preset is a label: no preset would apply
+        raise GankitError(f"{where} [base]: preset = {d['base']['preset']!r} would apply no preset ([base] spells every "
+                          "setting out from the built-in defaults); give preset = NAME at the top instead of [base], "
+                          "or spell that preset's settings out in [base]")
     if "base" in d.get("full", {}):
         raise GankitError(f"{where} [full]: [base] belongs at the top; [full.set] changes keys of it")
     if "full" in d.get("full", {}):
