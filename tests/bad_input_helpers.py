@@ -43,3 +43,16 @@ def flat_folder(root: Path, n: int = 32) -> Path:
     for i in range(n):
         Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(root / f"{i:03d}.png")
     return root
+
+
+class Terminal:
+    """A stream that says it is a terminal (as a user's stderr is), writing through to another."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def isatty(self) -> bool:
+        return True
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)

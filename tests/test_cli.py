@@ -1,6 +1,9 @@
 """The command line: listing commands, one-line errors with exit code 2."""
 
+import sys
+
 import pytest
+from bad_input_helpers import Terminal
 
 from gankit.cli import main
 from gankit.launch.presets import preset_names
@@ -176,6 +179,7 @@ def test_an_error_during_an_epoch_starts_its_own_line_after_the_progress_bar(tmp
         return real_step(*a, **kw)
 
     monkeypatch.setattr(loop, "train_step", failing_step)
+    monkeypatch.setattr(sys, "stderr", Terminal(sys.stderr))  # bars are drawn on a terminal only
     argv = ["train", "--data-dir", str(fashion_dir), "--out", str(tmp_path), "--epochs", "1",
             "--set", "data.limit=256", "--set", "train.progress=true", "--set", "train.tensorboard=false"]
     assert main(argv) == 2
@@ -183,3 +187,17 @@ def test_an_error_during_an_epoch_starts_its_own_line_after_the_progress_bar(tmp
     assert "epoch 1/1" in err  # the bar was drawn
     lines = err.replace("\r", "\n").splitlines()
     assert "gankit: error: no space left on device while saving; free some space" in lines  # a line of its own
+    # what the terminal shows (a carriage return overwrites its line): the run directory, then the error alone
+    shown = [line.rsplit("\r", 1)[-1].rstrip() for line in err.split("\n")]
+    assert [line for line in shown if line] == [f"run directory: {next(tmp_path.glob('0001-*'))}",
+                                                 "gankit: error: no space left on device while saving; free some space"]
+
+
+def test_redirected_stderr_gets_no_progress_bar(tmp_path, capsys, fashion_dir):
+    """Redirected to a file (not a terminal), a bar would be a line of noise per refresh: none is drawn."""
+    argv = ["train", "--data-dir", str(fashion_dir), "--out", str(tmp_path), "--epochs", "1",
+            "--set", "data.limit=64", "--set", "train.progress=true", "--set", "train.tensorboard=false"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "epoch 1/1" not in err and "\r" not in err
+

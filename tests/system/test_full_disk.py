@@ -5,10 +5,11 @@ OSError never sees it, so this one fills a real disk, at the first checkpoint an
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from bad_input_helpers import flat_folder
+from bad_input_helpers import Terminal, flat_folder
 
 from gankit.cli import main
 from gankit.runs.checkpoint import load_state
@@ -46,8 +47,10 @@ def fails(argv: list[str], capsys) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err, err
-    lines = err.splitlines()
-    assert lines[0].startswith("run directory: ") and lines[-1].startswith("gankit: error: "), err
+    shown = [line.rsplit("\r", 1)[-1].rstrip() for line in err.split("\n")]  # a carriage return overwrites
+    lines = [line for line in shown if line and not line.startswith("gankit: warning: ")]
+    # one line means one line: the run directory's line, then the error alone (no second line beside it)
+    assert len(lines) == 2 and lines[0].startswith("run directory: ") and lines[1].startswith("gankit: error: "), err
     return lines[-1][len("gankit: error: "):]
 
 
@@ -56,24 +59,39 @@ def checkpoint_size(tmp_path, images) -> int:
     return (tmp_path / "probe" / "0001-x" / "checkpoints" / "last.safetensors").stat().st_size
 
 
-def test_the_first_checkpoint_on_a_full_disk(tmp_path, small_disk, capsys):
+# the progress bar off, on with stderr redirected (no bar is drawn), and on a terminal (what users
+# see): a bar cut short must not leave a line beside the error
+BARS = pytest.mark.parametrize("bar", ["off", "redirected", "terminal"])
+
+
+def bar_flags(bar: str, monkeypatch) -> list[str]:
+    if bar == "terminal":
+        monkeypatch.setattr(sys, "stderr", Terminal(sys.stderr))
+    return [] if bar == "off" else ["--set", "train.progress=true"]
+
+
+@BARS
+def test_the_first_checkpoint_on_a_full_disk(tmp_path, small_disk, capsys, bar, monkeypatch):
     images = flat_folder(tmp_path / "imgs", 32)
     size = checkpoint_size(tmp_path, images)
     disk = small_disk(size // 2)  # the run directory fits, its first checkpoint does not
     capsys.readouterr()
-    line = fails(["train", "--set", f"data.path={images}", "--out", str(disk), *RUN], capsys)
+    line = fails(["train", "--set", f"data.path={images}", "--out", str(disk), *RUN, *bar_flags(bar, monkeypatch)],
+                 capsys)
     last = disk / "0001-x" / "checkpoints" / "last.safetensors"
     assert line == (f"could not save the checkpoint {last} (No space left on device); no earlier "
                     "last.safetensors existed; free disk space and continue with gankit train --resume RUN")
     assert list(last.parent.iterdir()) == []  # no half-written temp file
 
 
-def test_a_later_checkpoint_on_a_full_disk_keeps_the_previous_one(tmp_path, small_disk, capsys):
+@BARS
+def test_a_later_checkpoint_on_a_full_disk_keeps_the_previous_one(tmp_path, small_disk, capsys, bar, monkeypatch):
     images = flat_folder(tmp_path / "imgs", 32)
     size = checkpoint_size(tmp_path, images)
     disk = small_disk(size + size // 2)  # one checkpoint fits; the next (written beside it) does not
     capsys.readouterr()
-    line = fails(["train", "--set", f"data.path={images}", "--out", str(disk), *RUN], capsys)
+    line = fails(["train", "--set", f"data.path={images}", "--out", str(disk), *RUN, *bar_flags(bar, monkeypatch)],
+                 capsys)
     last = disk / "0001-x" / "checkpoints" / "last.safetensors"
     assert line == (f"could not save the checkpoint {last} (No space left on device); the previous "
                     "last.safetensors is intact; free disk space and continue with gankit train --resume RUN")

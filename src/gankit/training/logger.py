@@ -70,8 +70,10 @@ class Logger:
         if self.cfg.train.progress and self.writes:
             from tqdm import tqdm
 
+            # disable=None: drawn on a terminal only; redirected to a file, a bar is a line of noise per
+            # refresh, and one cut short by an error would sit beside its one line
             self.bar = tqdm(total=self.steps_per_epoch, initial=first_batch, desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}",
-                            leave=False, file=sys.stderr, dynamic_ncols=True, mininterval=1.0)
+                            leave=False, file=sys.stderr, dynamic_ncols=True, mininterval=1.0, disable=None)
 
     def step(self, step: int, batch: int, gn_d: float | None, gn_g: float | None, lr_g: float, lr_d: float,
              **values: Any) -> None:
