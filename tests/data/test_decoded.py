@@ -166,3 +166,25 @@ def test_training_streamed_or_not_gives_identical_weights(tmp_path):
         weights.append(load_run(run.path).G.state_dict())
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_a_cache_overwritten_at_the_same_size_is_caught_and_rebuilt(folder, decodes):
+    """Other pixels of the same shape (another tool wrote the file, a copy from another folder): a
+    sampled sha256 in the sidecar catches them on the next load, which decodes again."""
+    first = load_folder_images(folder)
+    (npy,) = decoded.decoded_dir().glob("*.npy")
+    arr = np.load(npy)
+    np.save(npy, 255 - arr)  # same shape and dtype, other pixels
+    with pytest.warns(UserWarning, match=r"its pixels are not the ones decoded \(a sample's sha256 differs\)"):
+        again = load_folder_images(folder)
+    assert same(first, again) and decodes["files"] == 28
+
+
+@pytest.mark.parametrize("sidecar", ["[1, 2]", '{"format": 2, "shape": "x"}', "{not json"])
+def test_a_sidecar_of_the_wrong_shape_is_rebuilt_with_one_warning(folder, decodes, sidecar):
+    first = load_folder_images(folder)
+    (meta,) = decoded.decoded_dir().glob("*.json")
+    meta.write_text(sidecar)
+    with pytest.warns(UserWarning, match="is damaged or from another gankit .* decoding the images again"):
+        again = load_folder_images(folder)
+    assert same(first, again) and decodes["files"] == 28

@@ -30,6 +30,7 @@ from gankit.errors import GankitError, GankitWarning
 from gankit.util.atomic import atomic_path, atomic_write
 from gankit.util.jsonfile import DamagedFile, read_object
 
+SAMPLED = 256  # images hashed on every load (sample_sha256)
 FORMAT = 2  # bump when the files' layout or the decoding changes: older entries are then rebuilt
 POOL_FROM = 2000  # files; below this a pool costs more than it saves
 CHUNK = 500
@@ -86,6 +87,8 @@ def load_entry(key: str, stream: str = "false"):
         images = np.load(npy, mmap_mode="r", allow_pickle=False)
         if meta.get("format") != FORMAT or images.dtype != np.uint8 or list(images.shape) != meta["shape"]:
             raise ValueError(f"format {meta.get('format')}, {images.dtype} {list(images.shape)}")
+        if sample_sha256(images) != meta.get("sample_sha256"):  # overwritten at the same size: other pixels
+            raise ValueError("its pixels are not the ones decoded (a sample's sha256 differs)")
         if should_stream(images.nbytes, stream):
             return np.load(npy, mmap_mode="c", allow_pickle=False), meta  # writable view, nothing read yet
         return np.array(images), meta  # read into memory (a writable copy of the mapped file)
@@ -96,6 +99,17 @@ def load_entry(key: str, stream: str = "false"):
         return None
 
 
+def sample_sha256(images: np.ndarray) -> str:
+    """sha256 of SAMPLED images spread evenly over the array (all of them when fewer) and of its shape:
+    a check on every load that costs the same for a folder of any size, and reads a streamed cache's
+    pages for those images only.  An overwrite that changes any sampled image is caught; hashing
+    every pixel on each load would cost a full read of a dataset larger than memory."""
+    h = hashlib.sha256(json.dumps(list(images.shape)).encode())
+    for i in np.unique(np.linspace(0, len(images) - 1, num=min(SAMPLED, len(images))).astype(np.int64)):
+        h.update(np.ascontiguousarray(images[i]).tobytes())
+    return h.hexdigest()
+
+
 def save_entry(key: str, images: np.ndarray, meta: dict) -> None:
     """Write the entry (atomically); an unwritable cache is one warning, the images stay in memory."""
     folder = decoded_dir()
@@ -104,7 +118,8 @@ def save_entry(key: str, images: np.ndarray, meta: dict) -> None:
         with atomic_path(folder / f"{key}.npy") as tmp:
             with open(tmp, "wb") as f:
                 np.save(f, images, allow_pickle=False)
-        atomic_write(folder / f"{key}.json", json.dumps({**meta, "format": FORMAT, "shape": list(images.shape)}))
+        atomic_write(folder / f"{key}.json", json.dumps({**meta, "format": FORMAT, "shape": list(images.shape),
+                                                         "sample_sha256": sample_sha256(images)}))
     except OSError as e:
         warnings.warn(GankitWarning(f"cannot write the decoded-image cache in {folder} ({e.strerror or e}); the "
                                     "images were decoded in memory and will be decoded again next time"),
