@@ -241,6 +241,22 @@ def test_a_damaged_study_json(tmp_path, capsys):
         "study.json or start the study again in a new --out (its trials are ordinary run directories and stay usable)")
 
 
+@pytest.mark.parametrize("trial, problem", [
+    ('{"label": "ns", "value": 3.', "is not valid JSON (Expecting ',' delimiter: line 1 column 27 (char 26))"),
+    ('{"label": "ns", "value": "low"}', 'its value is a JSON string ("low"), not what gankit wrote there'),
+])
+def test_a_damaged_trial_is_one_line_not_a_trial_left_out(trial, problem, tmp_path, capsys):
+    study = tmp_path / "study"
+    (study / "trials" / "0001").mkdir(parents=True)
+    (study / "study.json").write_text(json.dumps({"study": {"metric": "fid", "axes": [{"name": "loss"}]}}))
+    (study / "trials" / "0001" / "trial.json").write_text(trial)
+    before = snapshot(study)
+    assert fails(["report", str(study)], capsys) == (
+        f"{study / 'trials' / '0001' / 'trial.json'}: {problem}; the trial's files are damaged: restore it, or delete "
+        "the trial's directory and run the sweep again (it trains that trial anew; gankit changed nothing)")
+    assert snapshot(study) == before
+
+
 def _export(tmp_path, runs, capsys) -> Path:
     out = tmp_path / "export"
     assert main(["export", str(runs["cond"]), "--out", str(out)]) == 0
