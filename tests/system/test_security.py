@@ -247,13 +247,21 @@ def test_the_run_report_escapes_names_classes_and_config_strings(tmp_path, monke
     from gankit.runs.layout import open_run_dir
 
     run = open_run_dir(run_path)
-    # a run directory from elsewhere may carry anything in its logs as well
+    # a run directory from elsewhere may carry anything in its logs as well: in the fields a reader
+    # does not check, it is shown escaped; where a number belongs (step, epoch, time) it is damage,
+    # refused in one line before any page is written
     run.log_event("warning", step=1, message=XSS[0])
-    run.log_event("samples", epoch=XSS[1], step=XSS[0], fixed=f"samples/{XSS[1]}.png")
-    run.append(run.stats_file, {"step": XSS[0], "epoch": XSS[1], "time": XSS[0], "img_per_s": XSS[1]})
+    run.log_event("samples", epoch=1, step=2, fixed=f"samples/{XSS[1]}.png", note=XSS[0])
+    run.append(run.stats_file, {"step": 3, "epoch": 1.0, "time": 2.0, "img_per_s": XSS[1], XSS[0]: 1.0})
     (run.path / "metrics.json").write_text(json.dumps({XSS[0]: 1.0, "fid": 3.0, "reference_split": XSS[1]}))
     page = write_report(run).read_text()
     assert_escaped(page, XSS + [FOLDER_XSS, CLASS_XSS], shown=XSS + [FOLDER_XSS, CLASS_XSS])
+    from gankit.util.jsonfile import DamagedFile
+
+    run.append(run.stats_file, {"step": XSS[0], "epoch": XSS[1], "time": XSS[0], "img_per_s": XSS[1]})
+    run.append(run.stats_file, {"step": 4})
+    with pytest.raises(DamagedFile, match="stats.jsonl:3: its step is a JSON string"):
+        write_report(run)
 
 
 def test_the_study_report_escapes_names_labels_and_values(tmp_path):
