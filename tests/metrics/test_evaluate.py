@@ -71,9 +71,13 @@ def test_no_evaluator_and_no_inception_is_a_clear_error(monkeypatch, tmp_path):
 
     monkeypatch.setenv("GANKIT_INCEPTION", str(tmp_path / "nope.pth"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    data = ImageData(torch.zeros(50, 3, 8, 8, dtype=torch.uint8), torch.zeros(50, dtype=torch.long), ["a"], "folder:x")
+    data = ImageData(torch.zeros(200, 3, 8, 8, dtype=torch.uint8), torch.zeros(200, dtype=torch.long), ["a"], "folder:x")
     with pytest.raises(GankitError, match="gankit evaluator train"):
-        evaluate_samples(data.images, "folder", data, n=50)
+        evaluate_samples(data.images[:50], "folder", data, n=50)
+    few = ImageData(data.images[:50], data.labels[:50], ["a"], "folder:few")  # too few to make one: no such advice
+    with pytest.raises(GankitError, match="its 50 images are too few to train one") as e:
+        evaluate_samples(few.images, "folder", few, n=50)
+    assert "gankit evaluator train" not in str(e.value)
 
 
 def test_bad_input_is_rejected(fashion_train):

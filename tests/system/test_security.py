@@ -158,8 +158,8 @@ def test_foreign_pth_weights_are_loaded_weights_only(tmp_path):
     with pytest.raises(GankitError, match="not a plain weights file"):
         check_weights_file(garbage)
     plain = tmp_path / "plain.pth"
-    torch.save({"conv.weight": torch.ones(2, 3), "fc.bias": torch.zeros(4)}, plain)
-    check_weights_file(plain)  # tensors only: accepted
+    torch.save({"Conv2d_1a_3x3.conv.weight": torch.ones(2, 3), "fc.weight": torch.zeros(4)}, plain)
+    check_weights_file(plain)  # tensors only, with the FID Inception's layer names: accepted (shapes: when it loads)
 
 
 # --------------------------------------------------------------------------------------- (b) zips in place
