@@ -66,6 +66,7 @@ class ModelConfig:
     style_mixing: float = 0.9  # stylegan-lite: probability that a training sample mixes two w's at a random layer
     grow_steps: int = 1500  # progan: steps (batches) per resolution stage, the first half fading the new block in; 0 = full resolution from step 0
     d_init: str = "none"  # none | evaluator: D is the shipped evaluator classifier's conv body (widths model.d_width*2^i, loaded from its weights) + a fresh linear head
+    pack: int = 1  # PacGAN (Lin et al. 2018): D judges this many samples at once, stacked along channels (unconditional models); 1 = off
     freeze_d_layers: int = 0  # FreezeD: the first K conv blocks of D keep their initial (pretrained) weights; with train.init_from or model.d_init=evaluator
 
 
@@ -75,7 +76,8 @@ class LossConfig:
     gp_weight: float = 10.0  # wgan-gp gradient penalty weight
     clip_value: float = 0.0  # clamp D's weights to [-c, c] after each D step (WGAN); 0 = the loss's own (wgan: 0.01, others: none)
     r1_gamma: float = 0.0  # R1 penalty on real data; 0 = off
-    r1_every: int = 1  # lazy R1: every N-th D step, weighted by N (StyleGAN2 uses 16)
+    r1_every: int = 1  # lazy R1 (and R2): every N-th D step, weighted by N (StyleGAN2 uses 16)
+    r2_gamma: float = 0.0  # R2 penalty on fake data, the zero-centred gradient penalty R1 puts on real data; R3GAN uses both with rpgan; 0 = off
     real_label: float = 1.0  # one-sided label smoothing: target for real images
     label_noise: float = 0.0  # uniform jitter of the targets by up to this amount
     label_flip: float = 0.0  # probability of swapping a real/fake target

@@ -66,10 +66,10 @@ RANGES: dict[str, Range] = {
     "model.minibatch_disc_dim": Range(1, SIZE), "model.leaky_slope": FRACTION, "model.w_dim": Range(1, SIZE),
     "model.mapping_layers": Range(1, 64), "model.style_mixing": PROBABILITY,
     "model.grow_steps": Range(0, None, note=" (steps per progan stage; 0 = no growing)"),
-    "model.freeze_d_layers": Range(0, 64),
+    "model.freeze_d_layers": Range(0, 64), "model.pack": Range(1, 64, note=" (samples D judges together; 1 = off)"),
     # loss
     "loss.gp_weight": Range(0, None), "loss.clip_value": Range(0, None, note=" (0 = the loss's own)"),
-    "loss.r1_gamma": OFF_AT_ZERO,
+    "loss.r1_gamma": OFF_AT_ZERO, "loss.r2_gamma": OFF_AT_ZERO,
     "loss.r1_every": Range(1, SIZE, note=" (R1 every N-th D step: 1 = every step, 16 in StyleGAN2)"),
     "loss.real_label": Range(0, 1, low_open=True, note=" (0.9 is typical smoothing)"),
     "loss.label_noise": Range(0, 0.5, high_open=True), "loss.label_flip": Range(0, 0.5, high_open=True),

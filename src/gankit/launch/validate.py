@@ -115,8 +115,18 @@ def _transfer(cfg: Config) -> None:
 
 
 def _model(cfg: Config) -> None:
-    if (cfg.model.minibatch_disc or cfg.model.mbstd) and cfg.train.batch_size < 2:
+    m, t = cfg.model, cfg.train
+    if (m.minibatch_disc or m.mbstd) and t.batch_size < 2:
         bad("minibatch discrimination / mbstd compare samples within a batch: train.batch_size must be >= 2")
+    if m.pack > 1:  # PacGAN: D judges stacks of model.pack samples
+        if t.batch_size % m.pack:
+            bad(f"model.pack={m.pack} stacks {m.pack} images for D; it must divide train.batch_size={t.batch_size}")
+        if m.conditional is True:
+            bad(f"model.pack={m.pack} shows D stacks of {m.pack} samples, which have no one label; set "
+                "model.conditional=false (or auto, which packing turns off)")
+        if m.d_init != "none" or m.freeze_d_layers:
+            bad(f"model.pack={m.pack} builds D for {m.pack} stacked images, so no pretrained D fits it; set "
+                "model.d_init=none and model.freeze_d_layers=0")
 
 
 def _train(cfg: Config) -> None:
@@ -142,6 +152,15 @@ def _train(cfg: Config) -> None:
 
 def _loss(cfg: Config) -> None:
     m, lo = cfg.model, cfg.loss
+    if lo.r2_gamma > 0 and not LOSSES[lo.name].zero_centred:
+        bad(f"loss.r2_gamma penalises D's gradient at the fakes toward 0, which loss.name={lo.name}'s critic has no "
+            "form for (its gradient should be ~1: loss.gp_weight); use loss.name=rpgan, ns or hinge with R2")
+    if LOSSES[lo.name].pair is not None and lo.clip_value > 0:
+        bad(f"loss.name={lo.name} scores pairs of a real and a fake with a softplus, which needs no weight clipping; "
+            "set loss.clip_value=0")
+    if LOSSES[lo.name].pair is not None and lo.g_topk < 1:
+        bad(f"loss.name={lo.name} scores each fake against its real partner; top-k G training (loss.g_topk) picks "
+            "fakes alone: set loss.g_topk=1")
     if not LOSSES[lo.name].uses_targets and (lo.real_label != 1.0 or lo.label_noise or lo.label_flip
                                              or lo.swap_labels):
         bad(f"loss.name={lo.name} has no real/fake targets, so label smoothing, noise, flipping and "

@@ -17,6 +17,7 @@ from gankit.errors import GankitError
 from gankit.models import dcgan, evaluator_d, freeze, progan, resnet, stylegan_lite
 from gankit.models.evaluator_d import EvaluatorD
 from gankit.models.freeze import freeze_d
+from gankit.models.pack import Packed
 from gankit.models.spec import ModelSpec
 from gankit.models.tutorial_nets import TUTORIAL_MODELS
 
@@ -44,8 +45,8 @@ def resolve_auto_model(cfg: ModelConfig, num_classes: int) -> None:
     folder, in place; then model.d_width=auto becomes 64 for a conditional model and 32 for an
     unconditional one.  Called once, by the pre-flight (launch/resolve.py), before config.json
     records the choice; builders take resolved configs only."""
-    if cfg.conditional == "auto":
-        cfg.conditional = num_classes >= 2
+    if cfg.conditional == "auto":  # a packed D (model.pack) judges stacks of samples: no labels
+        cfg.conditional = num_classes >= 2 and cfg.pack == 1
     if cfg.d_width == "auto":  # a conditional G's class signal lets D be wider; an unconditional G's steps suffer
         cfg.d_width = 64 if cfg.conditional else 32
 
@@ -61,6 +62,9 @@ def build_models(cfg: ModelConfig, img_shape: tuple[int, int, int], num_classes:
         raise GankitError(f"model.conditional=true needs a labelled dataset with >= 2 classes, got "
                           f"{num_classes}; set model.conditional=false or pick labelled data")
     G, D = MODELS[cfg.name](cfg, img_shape, num_classes)
+    if cfg.pack > 1:  # PacGAN: the model's own D, built for k stacked images (its G discarded)
+        _, inner = MODELS[cfg.name](cfg, (img_shape[0] * cfg.pack, *img_shape[1:]), num_classes)
+        D = Packed(inner, cfg.pack)
     if cfg.d_init == "evaluator":  # D = an evaluator classifier's body + a fresh head (evaluator_d.py)
         D = EvaluatorD(cfg, img_shape, num_classes)
     freeze_d(D, cfg.freeze_d_layers, img_shape[1])  # FreezeD: out of D's optimiser (freeze.py)
@@ -76,9 +80,10 @@ def check_buildable(cfg: ModelConfig, img_shape: tuple[int, int, int], num_class
         G, D = build_models(cfg, img_shape, num_classes)
         G.eval()
         D.eval()
-        y = torch.zeros(2, dtype=torch.long) if cfg.conditional else None
+        n = 2 * cfg.pack  # two of D's stacks
+        y = torch.zeros(n, dtype=torch.long) if cfg.conditional else None
         try:
-            fake = G(torch.randn(2, G.z_dim), y)
+            fake = G(torch.randn(n, G.z_dim), y)
             D(fake, y)
             ok = tuple(fake.shape[1:]) == tuple(img_shape)
         except (RuntimeError, ValueError) as e:

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from gankit.data.diffaugment import color, cutout, translation
 from gankit.data.diffaugment import resolve as resolve_diffaugment
+from gankit.training.losses import LOSSES
 
 INTERVAL = 4  # D steps between updates of p (the paper's N=4 minibatches)
 OPS = (translation, color, cutout)
@@ -58,6 +59,9 @@ def unservable(cfg) -> str | None:
         return (f"train.ada reads D's overfitting from the sign of its output on real images, which a "
                 f"{cfg.loss.name} critic's output does not have (it is unbounded, any offset); use loss.name=hinge "
                 "or ns with train.ada, or train.diffaugment with a critic")
+    if LOSSES[cfg.loss.name].pair is not None:
+        return (f"train.ada reads D's overfitting from the sign of its output on real images, which a pairing loss "
+                f"(loss.name={cfg.loss.name}) leaves free: only D(x) - D(G(z)) counts; use train.diffaugment with it")
     if cfg.loss.swap_labels:
         return "train.ada reads D(real) > 0 as 'real'; loss.swap_labels=true trains D the other way round: turn one " \
                "of them off"

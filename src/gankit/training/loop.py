@@ -188,7 +188,7 @@ def train_step(nets: Nets, obj: Objective, state: TrainingState, real: Tensor, y
     # G step
     if do_g and not together:
         with autocast(t.amp, device):
-            g_loss, fool = obj.g(fake, z, y, step, keep, state.ada.p)
+            g_loss, fool = obj.g(fake, z, y, step, keep, state.ada.p, real=real)
         gn_g = backward_and_step(g_loss, state.opt_g, state.scalers[0], norm_g)
     if do_g:
         for s in state.schedulers:

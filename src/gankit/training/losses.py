@@ -11,6 +11,8 @@ Every loss takes D's raw outputs ("logits": no sigmoid applied) and returns a sc
   wgan     Arjovsky et al. 2017, the Wasserstein critic loss with D's weights clipped
   wgan-gp  Gulrajani et al. 2017, the Wasserstein critic loss with its gradient penalty
   lsgan    Mao et al. 2017, least squares with targets a (fake), b (real), c = 1 (for G)
+  rpgan    Jolicoeur-Martineau 2019 / Sun et al. 2020, relativistic pairing: each real image paired
+           with a fake, D scored on D(x) - D(G(z)); R3GAN (Huang et al. 2024) with R1 and R2
 
 D losses are the sum of a real-batch mean and a fake-batch mean, so a D that is right
 on one half and wrong on the other shows up as ~half of a chance-level loss.
@@ -49,11 +51,22 @@ class Loss:
     # the original WGAN's Lipschitz constraint: every D parameter clamped to [-clip, clip]
     # after each D step (loss.clip_value overrides it); None = no clipping
     clip: float | None = None
+    # a relativistic pairing loss: f of the paired differences, D minimising f(D(x) - D(G(z))) and G
+    # f(D(G(z)) - D(x)); d_real, d_fake and g_loss are then not used (d_parts and generator_loss
+    # call this instead)
+    pair: Callable[[Tensor], Tensor] | None = None
+    # the zero-centred penalties (R1 on reals, R2 on fakes) keep D's gradient small where the data
+    # is; a critic's loss (Wasserstein) has no such form: its gradient is meant to be ~1 everywhere
+    zero_centred: bool = True
 
     def d_parts(
         self, real_logits: Tensor, fake_logits: Tensor, real_target: Target = 1.0, fake_target: Target = 0.0
     ) -> tuple[Tensor, Tensor]:
-        """(loss on the real batch, loss on the fake batch); D minimises their sum."""
+        """(loss on the real batch, loss on the fake batch); D minimises their sum.  A pairing loss
+        is one term over the pairs: reported as the real part, with a fake part of 0."""
+        if self.pair is not None:
+            paired = self.pair(_flat(real_logits) - _flat(fake_logits)).mean()
+            return paired, torch.zeros_like(paired)
         return self.d_real(real_logits, real_target), self.d_fake(fake_logits, fake_target)
 
     def d_loss(
@@ -133,6 +146,15 @@ def _lsgan_g(fake: Tensor) -> Tensor:
     return _squared(fake, 1.0)
 
 
+def _relativistic(difference: Tensor) -> Tensor:
+    # softplus(-d) = -log sigmoid(d): the pair's cross-entropy that the first of the two is the real one
+    return F.softplus(-difference)
+
+
+def _paired_only(*_) -> Tensor:
+    raise TypeError("a pairing loss scores real and fake logits together (Loss.pair)")
+
+
 LOSSES: dict[str, Loss] = {
     "bce": Loss(
         _bce, _bce, _minimax_g, True, 0.0,
@@ -155,16 +177,22 @@ LOSSES: dict[str, Loss] = {
         _critic_real, _critic_fake, _critic_g, False, 0.0,
         "original Wasserstein GAN: critic D(G(z)) - D(x), D's weights clipped to [-0.01, 0.01] (loss.clip_value), "
         "G = -D(G(z)); with RMSprop and n_critic=5 (preset wgan)",
-        clip=0.01,
+        clip=0.01, zero_centred=False,
     ),
     "wgan-gp": Loss(
         _critic_real, _critic_fake, _critic_g, False, 0.0,
         "Wasserstein critic D(G(z)) - D(x) plus gradient penalty (loss.gp_weight), G = -D(G(z))",
-        penalty=gradient_penalty,
+        penalty=gradient_penalty, zero_centred=False,
     ),
     "lsgan": Loss(
         _squared, _squared, _lsgan_g, True, 0.5,
         "least squares GAN: D regresses real to 1, fake to 0; G pushes D(G(z)) to 1",
+    ),
+    "rpgan": Loss(
+        _paired_only, _paired_only, _paired_only, False, 0.0,
+        "relativistic pairing GAN: D = softplus(-(D(x) - D(G(z)))) over pairs of a real and a fake, G mirrored; "
+        "with loss.r1_gamma and loss.r2_gamma it is R3GAN's objective",
+        pair=_relativistic,
     ),
 }
 
@@ -187,9 +215,13 @@ def top_k(fake_logits: Tensor, keep: float) -> Tensor:
     return flat if k >= flat.shape[0] else flat.topk(k).values
 
 
-def generator_loss(loss: Loss, fake_logits: Tensor, swap: bool = False, keep: float = 1.0) -> Tensor:
+def generator_loss(loss: Loss, fake_logits: Tensor, swap: bool = False, keep: float = 1.0,
+                   real_logits: Tensor | None = None) -> Tensor:
     """`loss.g_loss` on the `keep` fraction of fakes D rates most real (`top_k`), also
-    correct when D was trained with swapped labels (real=0, fake=1)."""
+    correct when D was trained with swapped labels (real=0, fake=1).  A pairing loss reads each
+    fake against its real partner (`real_logits`, constant for G)."""
+    if loss.pair is not None:
+        return loss.pair(_flat(fake_logits) - _flat(real_logits).detach()).mean()
     if swap:
         fake_logits = mirror(fake_logits, loss.threshold)
     return loss.g_loss(top_k(fake_logits, keep))

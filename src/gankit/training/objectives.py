@@ -9,12 +9,12 @@ phase functions below, each a function of the networks, the batch and the config
   its current probability (`train.ada`, ada.py) and instance
   noise with its annealed std (Sønderby et al. 2017).  A G step that fed D clean images
   would ask D about a distribution it was never trained on.
-- `d_objective`: D's loss on a real and a fake batch given their targets, plus the loss's
-  own penalty from the registry entry (WGAN-GP's gradient penalty) and R1 (lazy with
-  `loss.r1_every`).
+- `d_objective`: D's loss on a real and a fake batch given their targets (a pairing loss:
+  on the pairs), plus the loss's own penalty from the registry entry (WGAN-GP's gradient
+  penalty), R1 on the reals and R2 on the fakes (both lazy with `loss.r1_every`).
 - `g_objective`: G's loss with D frozen, so no gradients for D's weights are computed
   (and then thrown away) in the G step; with top-k training (`loss.g_topk`, `topk_keep`)
-  on the fakes D rates most real.
+  on the fakes D rates most real; a pairing loss (rpgan) also asks D about the step's reals.
 - `g_objective_from`: G's loss on the fake logits D's own step just computed
   (`train.update=simultaneous`, the TF tutorial's two gradient tapes over one forward pass).
 - `with_mode_seeking`: either G loss plus the mode-seeking term of the un-augmented fakes
@@ -87,11 +87,15 @@ def d_objective(D: nn.Module, loss: Loss, lo: LossConfig, real: Tensor, fake: Te
                 real_t: Tensor, fake_t: Tensor, step: int = 0) -> DResult:
     """D's loss on already-viewed real and fake images (fake detached from G).
 
-    R1 is lazy with `loss.r1_every` > 1 (StyleGAN2): computed every r1_every-th step and
-    weighted by r1_every, so its expected weight is the same at a fraction of its cost."""
-    r1 = lo.r1_gamma > 0 and step % lo.r1_every == 0
+    R1 (on reals) and R2 (on fakes, the same zero-centred penalty) are lazy with `loss.r1_every`
+    > 1 (StyleGAN2): computed every r1_every-th step and weighted by r1_every, so their expected
+    weight is the same at a fraction of the cost."""
+    due = step % lo.r1_every == 0
+    r1, r2 = lo.r1_gamma > 0 and due, lo.r2_gamma > 0 and due
     if r1:
         real = real.detach().requires_grad_(True)
+    if r2:
+        fake = fake.detach().requires_grad_(True)
     real_logits, fake_logits = D(real, y), D(fake, y)
     d_real, d_fake = loss.d_parts(real_logits, fake_logits, real_t, fake_t)
     total = d_real + d_fake
@@ -99,6 +103,8 @@ def d_objective(D: nn.Module, loss: Loss, lo: LossConfig, real: Tensor, fake: Te
         total = total + lo.gp_weight * loss.penalty(D, real.detach(), fake.detach(), y)
     if r1:
         total = total + 0.5 * lo.r1_gamma * lo.r1_every * r1_penalty(real_logits, real)
+    if r2:
+        total = total + 0.5 * lo.r2_gamma * lo.r1_every * r1_penalty(fake_logits, fake)
     return DResult(total, d_real, d_fake, real_logits, fake_logits)
 
 
@@ -134,19 +140,32 @@ def with_mode_seeking(g_loss: Tensor, lo: LossConfig, fake: Tensor, z: Tensor, y
     return g_loss + lo.ms_weight * mode_seeking(fake, z, y, lo.ms_tau) if lo.ms_weight > 0 else g_loss
 
 
+def fool_rate(loss: Loss, fake_logits: Tensor, real_logits: Tensor | None, swap: bool) -> float:
+    """The fraction of fakes D takes for real: above the threshold, or (a pairing loss) above their
+    real partner."""
+    if loss.pair is not None:
+        return float((fake_logits.detach().flatten() > real_logits.detach().flatten()).float().mean())
+    return accuracy(fake_logits, fake_logits, loss.threshold, swap)[2]
+
+
 def g_objective_from(d: DResult, loss: Loss, swap: bool, keep: float = 1.0) -> tuple[Tensor, float]:
     """(G's loss, fool rate) from the D step's fake logits (fake not detached from G);
     the loss on the `keep` fraction D rates most real (`topk_keep`), the fool rate on all."""
-    return (generator_loss(loss, d.fake_logits, swap, keep),
-            accuracy(d.fake_logits, d.fake_logits, loss.threshold, swap)[2])
+    return (generator_loss(loss, d.fake_logits, swap, keep, d.real_logits),
+            fool_rate(loss, d.fake_logits, d.real_logits, swap))
 
 
 def g_objective(D: nn.Module, loss: Loss, fake: Tensor, y: Tensor | None, swap: bool,
-                keep: float = 1.0) -> tuple[Tensor, float]:
-    """(G's loss, fool rate) on already-viewed fake images; D's weights get no gradient."""
+                keep: float = 1.0, real: Tensor | None = None) -> tuple[Tensor, float]:
+    """(G's loss, fool rate) on already-viewed fake images; D's weights get no gradient.  A pairing
+    loss reads each fake against D's view of a real image (`real`, constant for G)."""
     with frozen(D):
         logits = D(fake, y)
-    return generator_loss(loss, logits, swap, keep), accuracy(logits, logits, loss.threshold, swap)[2]
+        real_logits = None
+        if loss.pair is not None:
+            with torch.no_grad():
+                real_logits = D(real, y)
+    return generator_loss(loss, logits, swap, keep, real_logits), fool_rate(loss, logits, real_logits, swap)
 
 
 class Objective:
@@ -173,10 +192,11 @@ class Objective:
                            real_t, fake_t, step)
 
     def g(self, fake: Tensor, z: Tensor, y: Tensor | None, step: int, keep: float,
-          ada_p: float = 0.0) -> tuple[Tensor, float]:
+          ada_p: float = 0.0, real: Tensor | None = None) -> tuple[Tensor, float]:
         # the same view as the D step's (policy, ADA's p, noise): D is asked about what it was trained on
+        seen_real = self.view(real, step, ada_p) if self.loss.pair is not None else None
         g_loss, fool = g_objective(self.D_frozen, self.loss, self.view(fake, step, ada_p), y, self.lo.swap_labels,
-                                   keep)
+                                   keep, seen_real)
         return with_mode_seeking(g_loss, self.lo, fake, z, y), fool
 
     def g_from(self, d: DResult, fake: Tensor, z: Tensor, y: Tensor | None, keep: float) -> tuple[Tensor, float]:
@@ -184,6 +204,10 @@ class Objective:
         return with_mode_seeking(g_loss, self.lo, fake, z, y), fool
 
     def accuracy(self, d: DResult) -> tuple[float, float, float]:
+        """(on real, on fake, fool rate); for a pairing loss, the pairs D orders rightly, twice."""
+        if self.loss.pair is not None:
+            fooled = fool_rate(self.loss, d.fake_logits, d.real_logits, False)
+            return 1.0 - fooled, 1.0 - fooled, fooled
         return accuracy(d.real_logits, d.fake_logits, self.loss.threshold, self.lo.swap_labels)
 
     def after_d_step(self, D: nn.Module) -> None:

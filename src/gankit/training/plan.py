@@ -29,6 +29,10 @@ def plan(cfg: Config, data: ImageData, dist: Dist = Dist()) -> Plan:
         raise GankitError(f"{data.name} has {n_images} images, fewer than train.batch_size={t.batch_size}; "
                           "lower the batch size or raise data.limit")
     check_batch(t.batch_size, dist)
+    pack = cfg.model.pack
+    if pack > 1 and (t.batch_size // max(dist.world, 1)) % pack:
+        raise GankitError(f"model.pack={pack} must divide each process's batch ({t.batch_size // dist.world} of "
+                          f"train.batch_size={t.batch_size} over {dist.world} processes)")
     if t.update == "simultaneous" and dist.active:
         raise GankitError("train.update=simultaneous runs in one process; under torchrun use train.update=alternating")
     if dist.active and "rollback" in (t.on_divergence, t.on_collapse):
