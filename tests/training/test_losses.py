@@ -23,7 +23,9 @@ def close(t: torch.Tensor, expected: float) -> None:
 
 
 def test_registry_flags():
-    assert set(LOSSES) == {"bce", "ns", "ns-sigmoid", "hinge", "wgan", "wgan-gp", "lsgan"}
+    assert set(LOSSES) == {"bce", "ns", "ns-sigmoid", "hinge", "wgan", "wgan-gp", "lsgan", "rpgan"}
+    assert {k for k, v in LOSSES.items() if v.pair is not None} == {"rpgan"}
+    assert {k for k, v in LOSSES.items() if not v.zero_centred} == {"wgan", "wgan-gp"}
     assert {k for k, v in LOSSES.items() if v.uses_targets} == {"bce", "ns", "ns-sigmoid", "lsgan"}
     assert LOSSES["lsgan"].threshold == 0.5
     assert all(LOSSES[k].threshold == 0.0 for k in ("bce", "ns", "ns-sigmoid", "hinge", "wgan-gp"))
@@ -57,7 +59,8 @@ def test_logits_shape_n1_same_as_n():
         a = loss.d_loss(REAL, FAKE, 0.9, 0.1)
         b = loss.d_loss(REAL[:, None], FAKE[:, None], torch.tensor([0.9, 0.9]), 0.1)
         assert a.item() == pytest.approx(b.item(), rel=1e-6)
-        assert loss.g_loss(FAKE).item() == pytest.approx(loss.g_loss(FAKE[:, None]).item(), rel=1e-6)
+        g = generator_loss(loss, FAKE, real_logits=REAL)  # a pairing loss reads the real partners too
+        assert g.item() == pytest.approx(generator_loss(loss, FAKE[:, None], real_logits=REAL[:, None]).item(), rel=1e-6)
 
 
 def test_bce_minimax_g():
