@@ -65,6 +65,10 @@ def _score(loaded, real, evaluator, n: int, checkpoint: str | None, seed: int, d
     metrics = evaluate_samples(fake, cfg.data.dataset, real, n=n, test=test, seed=seed, device=device,
                                reference_split=cfg.data.split, evaluator=evaluator,
                                with_inception=inception_weights is not None, inception_weights=inception_weights)
+    if cfg.data.dataset == "stacked-mnist":  # the mode-collapse yardstick: modes covered and their KL
+        from gankit.metrics.modes import stacked_mnist_modes
+
+        metrics.update(stacked_mnist_modes(fake, real.images, device=device))
     # eval_seconds: sampling included (metrics' "seconds" is the measurement alone)
     metrics.update({"step": loaded.step, "checkpoint": str(checkpoint or loaded.run.last_checkpoint),
                     "sampler": loaded.sampler, "eval_seconds": round(time.perf_counter() - t0, 1)})

@@ -15,6 +15,7 @@ from gankit.data.cifar import load_cifar10
 from gankit.data.folder import load_folder
 from gankit.data.imagedata import ImageData, convert_channels, num_classes, resize, select_classes, take_first
 from gankit.data.mnist import load_fashion_mnist, load_mnist
+from gankit.data.stacked import load_stacked_mnist
 from gankit.errors import GankitError
 
 DATASETS: dict[str, Callable[..., ImageData]] = {
@@ -22,6 +23,7 @@ DATASETS: dict[str, Callable[..., ImageData]] = {
     "mnist": load_mnist,
     "cifar10": load_cifar10,
     "folder": load_folder,
+    "stacked-mnist": load_stacked_mnist,
 }
 
 

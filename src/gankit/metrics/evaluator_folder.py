@@ -189,6 +189,10 @@ def _made(data: ImageData, method: str, log) -> Evaluator:
 def find_evaluator(dataset_key: str, data: ImageData, method: str = "auto") -> Evaluator | None:
     """The evaluator that measures `data`: the shipped one for its dataset, else one made for it, else None."""
     if method == "auto":
+        if dataset_key == "stacked-mnist":  # the shipped MNIST classifier, channel by channel
+            from gankit.metrics.modes import StackedMnistEvaluator
+
+            return StackedMnistEvaluator()
         shipped = evaluator_for(dataset_key, data.class_names)
         if shipped is not None:
             return shipped

@@ -76,7 +76,7 @@ def format_table(metrics: dict) -> str:
         lines += _section(metrics, "inception_", f"Inception-v3 (paper-comparable), n={metrics.get('n')}")
     lines += provenance_lines(metrics)
     if "class_hist" in metrics:
-        lines.append(f"class histogram of samples: {metrics['class_hist']}")
+        lines.append(f"class histogram of samples: {_histogram(metrics['class_hist'])}")
     if "floor_kind" in metrics:
         lines.append(f"floor: {metrics['floor_kind']}")
     for note in metrics.get("notes", []):
@@ -87,6 +87,14 @@ def format_table(metrics: dict) -> str:
         if isinstance(metrics.get(key), dict):
             lines += ([""] if lines else []) + section(metrics[key])
     return "\n".join(lines)
+
+
+def _histogram(hist) -> str:
+    """The counts per class, or for many classes (StackedMNIST's 1,000 modes) how many hold samples."""
+    if not isinstance(hist, list) or len(hist) <= 20:
+        return str(hist)
+    held = sum(1 for c in hist if c)
+    return f"{held} of {len(hist)} classes hold samples (the fullest {max(hist)}; every count in metrics.json)"
 
 
 def _aligned(rows: list[tuple[str, ...]]) -> list[str]:

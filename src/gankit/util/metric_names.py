@@ -38,6 +38,10 @@ METRICS: dict[str, Metric] = {
                                                          "their real share"),
     "nn_dist_mean": Metric("nearest-train distance", "~floor", "mean distance of a sample to its closest training "
                                                               "image; far below the floor = copying"),
+    "modes_covered": Metric("modes covered (of 1,000)", "high", "StackedMNIST modes (three digits) with at least one "
+                                                                "sample; the real images' at the same n beside it"),
+    "modes_kl": Metric("mode KL from uniform", "low", "KL divergence of the samples' StackedMNIST mode histogram from "
+                                                      "the data's uniform one"),
     "memorised_frac": Metric("closer than 99% of real", "~0.01", "share of samples nearer a training image than 99 % "
                                                                 "of unseen real images are (memorisation)"),
 }
