@@ -162,3 +162,18 @@ def test_a_preset_named_inside_base_is_refused_not_silently_ignored():
     assert str(e.value) == ("study s [base]: preset = 'wgan' would apply no preset ([base] spells every setting out "
                             "from the built-in defaults); give preset = NAME at the top instead of [base], or spell "
                             "that preset's settings out in [base]")
+
+
+def test_the_stacked_mnist_study_compares_the_published_rows_at_equal_steps():
+    study = load_study("stacked-mnist-modes")
+    assert study.metric == "modes_covered" and study.eval_n == 26_000 and study.repeats == 3
+    cfgs = {p["technique"]: study.config(p) for p in study.settings()}
+    assert list(cfgs) == ["dcgan", "minibatch", "pack2", "r1", "r1-r2", "rpgan-r1-r2", "wgan-gp"]
+    assert {c.train.max_steps for c in cfgs.values()} == {4000}  # equal steps
+    assert all(c.data.dataset == "stacked-mnist" and c.model.conditional is False and c.train.diffaugment == []
+               and c.train.ada is False for c in cfgs.values())
+    assert cfgs["pack2"].model.pack == 2 and cfgs["minibatch"].model.minibatch_disc == 8
+    r3 = cfgs["rpgan-r1-r2"].loss
+    assert (r3.name, r3.r1_gamma, r3.r2_gamma) == ("rpgan", 0.1, 0.1)
+    assert (cfgs["r1-r2"].loss.name, cfgs["r1"].loss.r2_gamma) == ("ns", 0.0)
+    assert cfgs["wgan-gp"].train.n_critic == 5

@@ -46,7 +46,8 @@ from gankit.util.names import slug
 SEARCHES = ("grid", "random", "tpe")
 # metrics of `gankit evaluate` a study can rank by, and whether higher is better
 METRICS = {"fid": False, "kid_mean": False, "nn_dist_mean": True, "cs": True, "precision": True,
-           "recall": True, "density": True, "coverage": True, "classes_covered": True}
+           "recall": True, "density": True, "coverage": True, "classes_covered": True,
+           "modes_covered": True, "modes_kl": False}  # StackedMNIST's mode coverage (metrics/modes.py)
 _TOP_KEYS = {"description", "preset", "base", "search", "trials", "repeats", "metric", "eval_n", "seed", "set", "axes",
              "full"}
 
