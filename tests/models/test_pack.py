@@ -59,3 +59,23 @@ def test_packing_rules_are_one_line(sets, says):
     with pytest.raises(GankitError) as e:
         build_config(sets=sets)
     assert says in str(e.value)
+
+
+@pytest.mark.parametrize("loss", ["ns", "lsgan", "hinge", "rpgan"])
+def test_a_packed_run_trains_with_every_kind_of_loss(loss, tmp_path, fashion_dir):
+    """Losses with targets get one target per stack (the bug a first study smoke run found: ns with
+    pack 2 had a target per image)."""
+    from gankit.cli import main
+
+    argv = ["train", "--out", str(tmp_path), "--data-dir", str(fashion_dir), "--epochs", "1"]
+    for s in ("data.limit=128", "model.g_width=8", "model.d_width=8", "train.batch_size=32", "train.max_steps=3",
+              "train.progress=false", "train.tensorboard=false", "model.pack=2", f"loss.name={loss}",
+              "model.conditional=false", "loss.ms_weight=0"):
+        argv += ["--set", s]
+    assert main(argv) == 0
+    import json
+
+    run = next(tmp_path.glob("0001-*"))
+    rows = [json.loads(r) for r in (run / "stats.jsonl").read_text().splitlines()]
+    assert rows and all(0.0 <= r["d_acc_real"] <= 1.0 for r in rows)
+    assert json.loads((run / "config.json").read_text())["model"]["pack"] == 2

@@ -121,7 +121,8 @@ def train(cfg: Config, run: RunDir, data_dir: str | None = None, resume: bool = 
             epoch, i = divmod(state.step, p.steps_per_epoch)
             if order is None:  # an epoch starts (or starts over after a rollback)
                 order = epoch_order(len(data), t.seed, epoch)
-                objective = Objective(state.effective_config().loss, t.diffaugment, p.total_steps, D_step, D_frozen)
+                objective = Objective(state.effective_config().loss, t.diffaugment, p.total_steps, D_step, D_frozen,
+                                      cfg.model.pack)
                 log.start_epoch(epoch, i)
             # this rank's slice of the global batch; z and targets drawn for the whole batch
             idx = shard(order[i * t.batch_size:(i + 1) * t.batch_size], dist)

@@ -174,14 +174,17 @@ class Objective:
     `D` is what the D step calls (a DDP wrapper, a compiled module); `D_frozen` is what the G
     step calls (the module itself: D is frozen there and its gradients unused)."""
 
-    def __init__(self, lo: LossConfig, diffaugment: list[str], total_steps: int, D: nn.Module, D_frozen: nn.Module):
-        self.lo, self.loss, self.D, self.D_frozen = lo, LOSSES[lo.name], D, D_frozen
+    def __init__(self, lo: LossConfig, diffaugment: list[str], total_steps: int, D: nn.Module, D_frozen: nn.Module,
+                 pack: int = 1):
+        self.lo, self.loss, self.D, self.D_frozen, self.pack = lo, LOSSES[lo.name], D, D_frozen, pack
         self.view = DView(tuple(diffaugment), lo.instance_noise, lo.instance_noise_steps, total_steps)
         self.clip = clip_value(self.loss, lo)
 
     def targets(self, batch: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """D's real and fake targets for a batch: one per logit, so one per stack of a packed D."""
         lo = self.lo
-        return d_targets(batch, lo.real_label, lo.label_noise, lo.label_flip, lo.swap_labels, generator=generator)
+        return d_targets(batch // self.pack, lo.real_label, lo.label_noise, lo.label_flip, lo.swap_labels,
+                         generator=generator)
 
     def keep(self, epochs_done: float) -> float:  # top-k G training: the fraction of fakes G's loss uses
         return topk_keep(epochs_done, self.lo.g_topk, self.lo.g_topk_gamma)
