@@ -92,7 +92,8 @@ def test_a_folder_of_mixed_sizes_is_resized_and_said_once(tmp_path, shared_cache
     (["--images", "ONE", "--against", "fashion-mnist"],
      "--images ONE: 1 image(s); the metrics need at least 2 (10 for any figure, 2048 for comparable FID)"),
     (["--images", "ONE", "--against", "banana"],
-     "--against banana: not a dataset (fashion-mnist, mnist, cifar10), a run directory or an existing folder/zip"),
+     "--against banana: not a dataset (fashion-mnist, mnist, cifar10, stacked-mnist), a run directory or an existing "
+     "folder/zip"),
     (["--images", "ONE"], "--images PATH and --against REF go together (the images to score, the real ones to "
                           "compare with)"),
     (["--images", "ONE", "--against", "fashion-mnist", "--out", "EMPTY"], "--out EMPTY: is a folder; give a file name"),

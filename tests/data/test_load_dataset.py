@@ -14,7 +14,7 @@ from gankit.errors import GankitError
 
 
 def test_registry_keys():
-    assert set(DATASETS) == {"fashion-mnist", "mnist", "cifar10", "folder"}
+    assert set(DATASETS) == {"fashion-mnist", "mnist", "cifar10", "folder", "stacked-mnist"}
 
 
 @pytest.fixture
