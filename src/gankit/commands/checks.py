@@ -130,6 +130,7 @@ def run_checks(run_dir: str, cas: bool, privacy: bool, n: int, epochs: int = 0, 
     from gankit.report.html import write_report
     from gankit.runs.layout import open_run_dir
 
+    open_run_dir(run_dir).read_metrics()  # a damaged metrics.json is one line now, before the checks' minutes
     metrics = {}
     if cas:
         metrics["cas"] = cas_run(run_dir, n, epochs, checkpoint, seed, data_dir)

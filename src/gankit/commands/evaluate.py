@@ -24,6 +24,7 @@ from gankit.runtime.device import pick_device
 def evaluate_run(run_dir: str, n: int = 10000, checkpoint: str | None = None, seed: int = 0,
                  data_dir: str | None = None, inception_weights: str | None = None) -> str:
     loaded = load_run(run_dir, checkpoint)
+    loaded.run.read_metrics()  # a damaged metrics.json is one line now, before minutes of sampling
     real = reference_data(loaded.cfg, data_dir)
     metrics, out = _score(loaded, real, evaluator_or_make(loaded.cfg.data.dataset, real), n, checkpoint, seed,
                           data_dir, inception_weights)
