@@ -50,3 +50,13 @@ def test_the_stacked_evaluator_is_the_mnist_classifier_per_channel(shared_datase
     assert feats.shape == (300, 3 * ev.clf.num_features) and logits.shape == (300, MODES)
     assert torch.allclose(torch.logsumexp(logits, 1), torch.zeros(300), atol=1e-4)  # log-probabilities of modes
     assert torch.equal(logits.argmax(1), modes_of(data.images, ev.clf))  # the most likely mode = the digits read
+
+
+def test_a_runs_mode_figures_come_from_the_evaluations_mode_histograms():
+    from gankit.metrics.modes import stacked_mnist_modes
+
+    hist, floor = [0] * MODES, [1] * MODES
+    hist[7] = 500  # total collapse
+    m = stacked_mnist_modes({"class_hist": hist, "floor_class_hist": floor})
+    assert m == {"modes_covered": 1, "modes_kl": pytest.approx(math.log(1000)), "floor_modes_covered": 1000,
+                 "floor_modes_kl": pytest.approx(0.0, abs=1e-12), "modes_n": 500}

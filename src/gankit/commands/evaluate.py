@@ -69,7 +69,7 @@ def _score(loaded, real, evaluator, n: int, checkpoint: str | None, seed: int, d
     if cfg.data.dataset == "stacked-mnist":  # the mode-collapse yardstick: modes covered and their KL
         from gankit.metrics.modes import stacked_mnist_modes
 
-        metrics.update(stacked_mnist_modes(fake, real.images, device=device))
+        metrics.update(stacked_mnist_modes(metrics))
     # eval_seconds: sampling included (metrics' "seconds" is the measurement alone)
     metrics.update({"step": loaded.step, "checkpoint": str(checkpoint or loaded.run.last_checkpoint),
                     "sampler": loaded.sampler, "eval_seconds": round(time.perf_counter() - t0, 1)})
