@@ -34,11 +34,11 @@ from gankit.util.atomic import atomic_write
 from gankit.util.jsonfile import NUMBER, read_jsonl, read_object
 from gankit.util.names import slug
 
-CHECK_KEYS = ("cas", "privacy")
+CHECK_KEYS = ("cas", "privacy")  # metrics.json keys of `evaluate --cas/--privacy`, beside the FID etc.
 # what the readers of each log rely on in its rows (util/jsonfile.check_fields)
 ROW_TYPES = {"step": NUMBER, "epoch": NUMBER, "time": NUMBER, "event": str}
 LOG_FIX = ("the run's log is damaged: remove or repair that line, or restore the file from a backup "
-           "(gankit changed nothing)")  # metrics.json keys of `evaluate --cas/--privacy`, beside the FID etc.
+           "(gankit changed nothing)")
 
 
 @dataclass(frozen=True)

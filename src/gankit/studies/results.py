@@ -16,7 +16,7 @@ from typing import Any
 
 from gankit.errors import GankitError
 from gankit.runs.layout import STUDY_FIX, RunDir, StudyDir
-from gankit.util.jsonfile import NUMBER, DamagedFile, check_fields, read_jsonl, read_object
+from gankit.util.jsonfile import NUMBER, DamagedFile, check_fields, read_jsonl, read_object, short_json
 from gankit.studies.spec import Axis
 
 
@@ -127,7 +127,7 @@ def _check_study(study: dict[str, Any], file: Path) -> None:
     from gankit.studies.spec import METRICS
 
     if study.get("metric") not in METRICS:
-        raise DamagedFile(f"{file}: its study ranks by {_json(study.get('metric'))}, not one of gankit's metrics "
+        raise DamagedFile(f"{file}: its study ranks by {short_json(study.get('metric'))}, not one of gankit's metrics "
                           f"({', '.join(METRICS)}); {STUDY_FIX}")
     axes = study.get("axes")
     if not isinstance(axes, list) or not all(isinstance(a, dict) and isinstance(a.get("name"), str) for a in axes):
@@ -135,12 +135,6 @@ def _check_study(study: dict[str, Any], file: Path) -> None:
     for a in axes:
         check_fields(a, {"keys": list, "values": list, "variants": dict, "low": NUMBER, "high": NUMBER,
                          "log": bool}, file, STUDY_FIX)
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value)[:40]
 
 
 def wall_seconds(res: StudyResults) -> float | None:

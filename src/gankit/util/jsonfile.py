@@ -83,7 +83,7 @@ def check_fields(obj: dict[str, Any], types: dict[str, type | tuple[type, ...]],
         if not bad and isinstance(value, float) and not math.isfinite(value):
             bad = True
         if bad:
-            raise DamagedFile(f"{path}: its {key} is a JSON {_kind(value)} ({_short(value)}), not what gankit "
+            raise DamagedFile(f"{path}: its {key} is a JSON {_kind(value)} ({short_json(value)}), not what gankit "
                               f"wrote there; {fix}")
 
 
@@ -92,7 +92,8 @@ def _kind(value: Any) -> str:
             type(None): "null"}.get(type(value), type(value).__name__)
 
 
-def _short(value: Any) -> str:
+def short_json(value: Any) -> str:
+    """A value as JSON for a message: at most 40 characters."""
     text = json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
