@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,22 @@ def test_the_stacked_mnist_study_compares_the_published_rows_at_equal_steps():
     assert (r3.name, r3.r1_gamma, r3.r2_gamma) == ("rpgan", 0.1, 0.1)
     assert (cfgs["r1-r2"].loss.name, cfgs["r1"].loss.r2_gamma) == ("ns", 0.0)
     assert cfgs["wgan-gp"].train.n_critic == 5
+
+
+@pytest.mark.parametrize("row, message", [
+    ({"setting": "loss=ns", "modes_covered": 99}, "needs source"),
+    ({"setting": "loss=bce", "source": "p", "fid": 1}, "setting = 'loss=bce' is none of the study's settings (loss=ns, loss=hinge)"),
+    ({"setting": "loss=ns", "source": "p", "modes": 99}, "modes is not a metric value"),
+    ({"setting": "loss=ns", "source": "p"}, "no a metric value"),
+])
+def test_a_published_row_names_a_setting_its_source_and_metric_values(row, message):
+    with pytest.raises(GankitError, match=re.escape(message)):
+        tiny_study(axes={"loss.name": ["ns", "hinge"]}, published=[row])
+
+
+def test_published_figures_and_the_description_are_words_not_the_experiment():
+    a = tiny_study(axes={"loss.name": ["ns", "hinge"]})
+    b = tiny_study(axes={"loss.name": ["ns", "hinge"]}, description="other words",
+                   published=[{"setting": "loss=ns", "source": "p, Table 1", "fid": 30.0}])
+    assert a.experiment() == b.experiment() and a.to_dict() != b.to_dict()
+    assert b.to_dict()["published"] == [{"setting": "loss=ns", "source": "p, Table 1", "fid": 30.0}]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gankit.studies import load_results, write_study_report
+from gankit.studies.report import build_study_report, build_summary
 from gankit.studies.results import Setting, StudyResults, TrialResult, compare_axes, format_value
 
 
@@ -126,3 +127,24 @@ def test_budgeted_trials_that_ended_at_different_epochs_show_each_last_grid(tmp_
     fast_row, slow_row = html.split("<tr><td>fast</td>")[1], html.split("<tr><td>slow</td>")[1]
     assert "epoch 6" in fast_row.split("</tr>")[0] and "epoch 2" in slow_row.split("</tr>")[0]
     assert report._data_uri(tmp_path / "fast-6.png") in fast_row.split("</tr>")[0]
+
+
+def test_published_figures_stand_beside_the_settings_own_means():
+    trials = [TrialResult(Path(f"t{r}"), "a=x", {"a": "x"}, r, r, v, None, 1.0, {},
+                          metrics={"modes_covered": v, "modes_kl": kl}) for r, (v, kl) in enumerate([(990, 0.1), (996, 0.3)])]
+    study = {"name": "s", "metric": "modes_covered", "repeats": 2, "eval_n": 26000, "preset": "dcgan", "search": "grid",
+             "axes": [{"name": "a", "keys": ["a"], "values": ["x", "y"]}],
+             "published": [{"setting": "a=x", "source": "Paper <b>, Table 2", "setup": "50 epochs",
+                            "modes_covered": 1000.0, "modes_kl": 0.06},
+                           {"setting": "a=y", "source": "Other, Table 1", "modes_covered": 99}]}
+    res = StudyResults(Path("."), study, trials, [Setting("a=x", {"a": "x"}, trials)])
+    page = build_study_report(res)
+    assert "Published figures beside ours" in page and "Paper &lt;b&gt;, Table 2" in page
+    assert "modes_covered 1000" in page and "modes_covered 993 ± 4.2" in page and "modes_kl 0.2 ± 0.14" in page
+    assert "(not run yet)" in page  # a=y has no finished trial
+    assert "title='click to sort'>modes_kl</th>" in page  # a column beside the metric, being measured
+    assert ">classes_covered</th>" not in page  # ... unlike the extras no trial measured
+    md = build_summary(res)
+    assert "| a=x | Paper &lt;b&gt;, Table 2 | modes_covered 1000; modes_kl 0.06 | modes_covered 993 ± 4.2; " \
+           "modes_kl 0.2 ± 0.14 | 2 |" in md
+    assert "| a=y | Other, Table 1 | modes_covered 99 | modes_covered - | 0 |" in md

@@ -41,6 +41,8 @@ def test_a_grid_study_runs_every_setting_and_seed_once_into_run_directories(fash
     assert {s.label for s in res.settings} == {"loss=ns", "loss=hinge"}
     assert all(len(s.values) == 2 for s in res.settings)
     assert [e["run"] for e in executions(out)] == [f"trials/{r.name}" for r in runs]
+    # planned seed by seed: a study stopped halfway holds every setting at its first seed
+    assert [r.name.split("-", 1)[1] for r in runs] == ["loss-ns-r0", "loss-hinge-r0", "loss-ns-r1", "loss-hinge-r1"]
     lines = capsys.readouterr().out.splitlines()  # one line per finished trial with the running best
     assert sum(line.startswith("[") and "fid" in line and "best" in line for line in lines) == 4
     # existing commands work on a trial

@@ -74,6 +74,32 @@ def test_class_coverage_counts_recent_samples_and_names_missing_classes(fashion_
     assert m["classes_covered"] == 2 and "Sneaker" in mon.missing and "Trouser" not in mon.missing
 
 
+def test_stacked_mnist_modes_are_counted_over_a_window_that_can_hold_them(shared_datasets):
+    from gankit.metrics.evaluator_folder import find_evaluator
+
+    data = load_dataset(DataConfig(dataset="stacked-mnist", split="test", limit=12_000), str(shared_datasets / "mnist"))
+    mon = CollapseMonitor(find_evaluator("stacked-mnist", data), data.images)
+    # a window of 2,000 samples for 1,000 modes; real images cover ~86 % of them in one window
+    assert mon.preds.maxlen == 2000 and mon.n_present > 990
+    assert 800 < mon.expected_covered < 900 and 700 < mon.expected_effective < 900
+    judge = CollapseJudge(n_classes=mon.n_present, expected_effective=mon.expected_effective, warmup=0, rows=1)
+    fresh = data.images[10_000:12_000]  # real stacks the reference did not see: healthy
+    for k, chunk in enumerate(fresh.split(500)):
+        m = mon.measure(chunk)
+        assert judge.update({"step": k, **m}) == []
+    assert m["classes_covered"] > 800
+    # a generator that draws only digits 0 and 1 in each channel: 8 of the 1,000 modes
+    digits = load_dataset(DataConfig(dataset="mnist", split="test"), str(shared_datasets / "mnist"))
+    zeros_ones = digits.images[digits.labels <= 1][:2000, 0]
+    collapsed = torch.stack([zeros_ones, zeros_ones.roll(1, 0), zeros_ones.roll(2, 0)], 1)
+    warned = [judge.update({"step": 10 + k, **mon.measure(chunk)}) for k, chunk in enumerate(collapsed.split(500))]
+    # (a few more than 8: the classifier misreads about 1 % of digits)
+    assert mon.measure(collapsed[:500])["classes_covered"] < 30 and len(mon.missing) == 11  # ten names, "... more"
+    # the first collapsed chunk already skews the window below what real images show over one
+    assert warned[0][0].startswith("step 10: a few classes dominate the samples")
+    assert "(real images: " in warned[0][0]
+
+
 # -- judge ---------------------------------------------------------------------------------
 
 def test_d_saturation_while_g_loss_climbs_warns_once():

@@ -11,13 +11,13 @@ import base64
 import html
 import json
 from pathlib import Path
-from statistics import mean
+from statistics import mean, stdev
 
 from gankit.studies.figures import grid_files, overlaid_curves, trial_gif
 from gankit.studies.results import Setting, StudyResults, compare_axes, format_value, load_results, wall_seconds
 from gankit.util.atomic import atomic_write
 
-EXTRA = ("precision", "recall", "classes_covered")  # shown beside the study's metric when measured
+EXTRA = ("precision", "recall", "classes_covered", "modes_kl")  # shown beside the study's metric when measured
 
 
 def esc(x) -> str:
@@ -45,11 +45,17 @@ def _num(v, fmt=".4g") -> str:
     return "" if v is None else format(v, fmt)
 
 
+def _extras(res: StudyResults) -> list[str]:
+    """The EXTRA metrics some trial measured (a study of Fashion-MNIST has no mode KL)."""
+    return [k for k in EXTRA if k != res.metric and any(_extra_mean(s, k) is not None for s in res.settings)]
+
+
 def _table(res: StudyResults) -> str:
     axes = [a["name"] for a in res.study["axes"]]
     best = next((s for s in res.settings if s.mean is not None), None)
+    extras = _extras(res)
     head = (["#", "setting"] + axes + [f"{res.metric} (mean ± std)", "seeds", "per seed"]
-            + list(EXTRA) + ["train s"])
+            + extras + ["train s"])
     ths = "".join(f"<th onclick='sortTable({i})' title='click to sort'>{esc(h)}</th>" for i, h in enumerate(head))
     rows = []
     for rank, s in enumerate(res.settings, 1):
@@ -58,7 +64,7 @@ def _table(res: StudyResults) -> str:
         cells.append((s.mean if s.mean is not None else "", esc(format_value(s))))
         cells.append((len(s.values), str(len(s.values))))
         cells.append(("", esc(", ".join(f"{v:.4g}" for v in s.values))))
-        for k in EXTRA:
+        for k in extras:
             v = _extra_mean(s, k)
             cells.append((v if v is not None else "", _num(v)))
         secs = [t.seconds for t in s.trials if t.seconds]
@@ -89,6 +95,40 @@ def _grids_side_by_side(res: StudyResults) -> str:
                       f"<br><small>epoch {esc(_num(last, '.3g'))}</small></td>")
         body += f"<tr><td>{esc(s.label)}</td>{cells}</tr>"
     return f"<table class='grids'><tr><th>setting (first seed)</th>{cols}</tr>{body}</table>"
+
+
+def published_rows(res: StudyResults) -> list[tuple[dict, Setting | None, list[tuple[str, str, str]]]]:
+    """The study's [[published]] rows, each with its setting here and, per metric the paper gives,
+    (metric, the paper's value, ours as mean ± std over the finished seeds)."""
+    by_label = {s.label: s for s in res.settings}
+    out = []
+    for row in res.study.get("published") or []:
+        s = by_label.get(row.get("setting"))
+        figures = []
+        for k, v in row.items():
+            if k in ("setting", "source", "setup"):
+                continue
+            vals = [t.metrics[k] for t in (s.trials if s else []) if t.value is not None
+                    and isinstance(t.metrics.get(k), (int, float))]
+            ours = "" if not vals else (f"{mean(vals):.4g} ± {stdev(vals):.2g}" if len(vals) > 1 else f"{vals[0]:.4g}")
+            figures.append((k, f"{v:g}", ours))
+        out.append((row, s, figures))
+    return out
+
+
+def _published(res: StudyResults) -> str:
+    rows = published_rows(res)
+    if not rows:
+        return ""
+    body = "".join(
+        f"<tr><td>{esc(row['setting'])}</td><td>{esc(row['source'])}</td><td>{esc(row.get('setup', ''))}</td><td>"
+        + "<br>".join(f"{esc(k)} {esc(v)}" for k, v, _ in figs) + "</td><td>"
+        + "<br>".join(f"{esc(k)} {esc(o) or '(not run yet)'}" for k, _, o in figs)
+        + f"</td><td>{len(s.values) if s else 0}</td></tr>" for row, s, figs in rows)
+    return ("<h2>Published figures beside ours</h2><p>Each paper's own setup differs from this study's "
+            "(see each row); the study file names the sources.</p><table class='published'><tr><th>setting</th>"
+            f"<th>source</th><th>its setup</th><th>published</th><th>here (mean ± std)</th><th>seeds</th></tr>"
+            f"{body}</table>")
 
 
 def _flat(cfg: dict) -> dict:
@@ -182,7 +222,8 @@ def build_study_report(res: StudyResults) -> str:
              + (f" · wall time {wall / 60:.1f} min" if wall else "") + "</p>",
              "<h2>Ranking</h2><ul>" + "".join(f"<li>{esc(line)}</li>" for line in ranking_lines(res)) + "</ul>",
              _dashboard(res),
-             "<h2>Results</h2><p>Click a column to sort. The best setting is highlighted.</p>", _table(res)]
+             "<h2>Results</h2><p>Click a column to sort. The best setting is highlighted.</p>", _table(res),
+             _published(res)]
     if failed:
         parts.append("<h2>Failed trials</h2><ul>" + "".join(
             f"<li class='failed'>{esc(t.name)}: {esc(t.error)}</li>" for t in failed) + "</ul>")
@@ -214,6 +255,14 @@ def build_summary(res: StudyResults) -> str:
     lines += [f"- {_md(line)}" for line in ranking_lines(res)]
     lines += ["", f"| # | setting | {res.metric} | seeds |", "|---|---|---|---|"]
     lines += [f"| {i} | {_md(s.label)} | {format_value(s)} | {len(s.values)} |" for i, s in enumerate(res.settings, 1)]
+    published = published_rows(res)
+    if published:
+        lines += ["", "Published figures beside ours:", "", "| setting | source | published | here | seeds |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {_md(row['setting'])} | {_md(row['source'])} | "
+                  + "; ".join(f"{k} {v}" for k, v, _ in figs) + " | "
+                  + "; ".join(f"{k} {o or '-'}" for k, _, o in figs) + f" | {len(s.values) if s else 0} |"
+                  for row, s, figs in published]
     return "\n".join(lines) + "\n"
 
 

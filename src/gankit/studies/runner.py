@@ -117,15 +117,16 @@ def open_study(db: StudyDB, study: Study, wait_s: float = 120.0):
     sampler = (optuna.samplers.TPESampler(seed=study.seed) if study.search == "tpe"
                else optuna.samplers.RandomSampler(seed=study.seed))
     key = storage_name(study)
-    spec = json.dumps(study.to_dict(), sort_keys=True)
+    spec = json.dumps(study.experiment(), sort_keys=True)
     with db.lock():
         try:
             ost = optuna.create_study(storage=db.storage, study_name=key, direction=direction, sampler=sampler)
         except optuna.exceptions.DuplicatedStudyError:
             ost = None
         if ost is not None:  # this worker made the study: it plans
-            for params in study.settings():
-                for r in range(study.repeats):
+            # seed by seed: a study stopped early holds whole tables of fewer seeds
+            for r in range(study.repeats):
+                for params in study.settings():
                     ost.enqueue_trial(params, user_attrs={"repeat": r})
             ost.set_metric_names([study.metric])  # optuna-dashboard labels the objective with it
             ost.set_user_attr("spec", spec)

@@ -22,6 +22,11 @@ Study files are TOML; the built-in ones live in gankit/studies/builtin/:
     repeats = 3               # top-level keys it names and adds to [set]
     [full.set]
     "train.epochs" = 25
+    [[published]]             # a paper's figure for one setting, shown beside the study's own
+    setting = "loss=hinge"    # in its report (the experiment does not depend on these rows)
+    source = "paper, table"
+    setup = "how it was run"  # optional
+    fid = 30.1                # one or more metrics of METRICS
 
 A setting is one choice per axis; a trial is one setting with one seed, trained into one
 ordinary run directory.  Every setting's config is built and validated when the study is
@@ -49,7 +54,8 @@ METRICS = {"fid": False, "kid_mean": False, "nn_dist_mean": True, "cs": True, "p
            "recall": True, "density": True, "coverage": True, "classes_covered": True,
            "modes_covered": True, "modes_kl": False}  # StackedMNIST's mode coverage (metrics/modes.py)
 _TOP_KEYS = {"description", "preset", "base", "search", "trials", "repeats", "metric", "eval_n", "seed", "set", "axes",
-             "full"}
+             "full", "published"}
+_PUBLISHED_TEXT = ("setting", "source", "setup")
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,7 @@ class Study:
     sets: dict[str, Any] = field(default_factory=dict)  # the study's overrides, then the user's --set
     axes: tuple[Axis, ...] = ()
     full: bool = False
+    published: tuple[dict[str, Any], ...] = ()  # papers' figures for the report, not part of the experiment
 
     @property
     def maximise(self) -> bool:
@@ -118,7 +125,13 @@ class Study:
                                              "metric", "eval_n", "seed", "sets", "full")}
         d["axes"] = [{"name": a.name, "keys": list(a.keys), "values": list(a.values), "variants": a.variants,
                       "low": a.low, "high": a.high, "log": a.log} for a in self.axes]
+        d["published"] = [dict(p) for p in self.published]
         return d
+
+    def experiment(self) -> dict[str, Any]:
+        """What makes two studies the same experiment: to_dict() less its words (description,
+        published figures), which may be corrected while the study runs or resumes."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("description", "published")}
 
     # -- settings and their configs
 
@@ -229,6 +242,7 @@ _TYPES: dict[str, tuple[type, str]] = {
     "trials": (int, "an integer"), "repeats": (int, "an integer"), "metric": (str, "a metric name"),
     "eval_n": (int, "an integer"), "seed": (int, "an integer"), "set": (dict, "a table of config keys"),
     "axes": (dict, "a table of axes"), "full": (dict, "a table ([full])"),
+    "published": (list, "an array of tables ([[published]])"),
 }
 
 
@@ -266,6 +280,7 @@ def parse_study(d: dict[str, Any], name: str, where: str, full: bool = False, se
     if "base" in d:
         d["preset"] = ""  # the base is the study's own, from no preset
     axes = tuple(_axis(n, s, where) for n, s in d.pop("axes", {}).items())
+    d["published"] = tuple(d.get("published", ()))
     user = dict(parse_set(s) for s in sets or [])
     clash = sorted(set(user) & {k for a in axes for k in a.keys})
     if clash:
@@ -285,8 +300,28 @@ def parse_study(d: dict[str, Any], name: str, where: str, full: bool = False, se
         raise GankitError(f"{where}: search={study.search} needs trials >= 1")
     if study.search == "grid" and any(a.kind == "range" for a in axes):
         raise GankitError(f"{where}: a grid needs lists of values; ranges are for search=random or tpe")
+    _check_published(study, where)
     study.check()
     return study
+
+
+def _check_published(study: Study, where: str) -> None:
+    """Each [[published]] row names one of the study's settings, its source, and metric values."""
+    labels = [study.label(p) for p in study.settings()]
+    for i, row in enumerate(study.published, 1):
+        at = f"{where} [[published]] row {i}"
+        if not isinstance(row, dict) or not isinstance(row.get("source"), str) or not row["source"].strip():
+            raise GankitError(f"{at}: needs source = \"paper, table\" (where the figures were read)")
+        if row.get("setting") not in labels:
+            raise GankitError(f"{at}: setting = {row.get('setting')!r} is none of the study's settings "
+                              f"({', '.join(labels) or 'none planned'})")
+        metrics = {k: v for k, v in row.items() if k not in _PUBLISHED_TEXT}
+        bad = [k for k, v in metrics.items() if k not in METRICS or not isinstance(v, (int, float)) or isinstance(v, bool)]
+        if bad or not metrics:
+            raise GankitError(f"{at}: {bad[0] + ' is not' if bad else 'no'} a metric value; give numbers for "
+                              f"metrics of: {', '.join(METRICS)}")
+        if not isinstance(row.get("setup", ""), str):
+            raise GankitError(f"{at}: setup should be a string")
 
 
 def load_study(name_or_file: str, full: bool = False, sets: list[str] | None = None) -> Study:

@@ -138,9 +138,12 @@ def prepare_dir(study: Study, out: str | None, storage: str | None) -> Path:
     existing = StudyDir(study_dir).study_file
     if existing.is_file():
         have = read_object(existing, STUDY_FIX)
-        if have.get("study") != wanted["study"]:
+        words = ("description", "published")
+        if {k: v for k, v in (have.get("study") or {}).items() if k not in words} != study.experiment():
             raise GankitError(f"{study_dir} holds a different study (other axes, budget or --set); "
                               "give another --out, or the same study and options to resume it")
+        if have.get("study") != wanted["study"]:  # the same experiment, its words corrected
+            atomic_write(StudyDir(study_dir).study_file, json.dumps({**have, "study": wanted["study"]}, indent=2) + "\n")
     elif RunDir(study_dir).config_file.is_file():
         raise GankitError(f"--out {study_dir}: is a run directory, not a study directory; give a new folder "
                           "(default studies/STUDY) or an existing study directory to resume")

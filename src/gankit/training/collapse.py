@@ -63,12 +63,23 @@ class CollapseMonitor:
         self.real_nn: dict[int, float] = {}  # batch size -> real images' median nearest-neighbour distance
         self.class_names = list(evaluator.class_names) if evaluator is not None and logits is not None else []
         self.n_present = 0
+        self.expected_covered, self.expected_effective = 0, 0.0
         if logits is not None:
             c = logits.shape[1]
-            self.real_frac = torch.bincount(logits.argmax(1), minlength=c).double() / logits.shape[0]
+            # many classes (StackedMNIST's 1,000 modes) need more samples than a batch of
+            # 512 to be counted: the window and the real shares grow with the classes
+            coverage_samples = max(coverage_samples, 2 * c)
+            if 10 * c > real.shape[0]:
+                more = real_u8[subset_indices(real_u8.shape[0], 10 * c, seed=0)]
+                logits = torch.cat([l for _, l in map(self._embed, more.split(1000))])
+            preds = logits.argmax(1)
+            self.real_frac = torch.bincount(preds, minlength=c).double() / logits.shape[0]
             self.present = self.real_frac >= 0.2 / c
             self.n_present = int(self.present.sum())
-        self.preds: deque[int] = deque(maxlen=coverage_samples)
+            # what real images score over one window: the level the judge holds samples to
+            self.preds: deque[int] = deque(preds[:coverage_samples].tolist(), maxlen=coverage_samples)
+            self.expected_covered, self.expected_effective, _ = self._coverage()
+        self.preds = deque(maxlen=coverage_samples)
         self.missing: list[str] = []
 
     def reset(self) -> None:
@@ -93,6 +104,8 @@ class CollapseMonitor:
         frac = torch.bincount(torch.tensor(list(self.preds)), minlength=c).double() / len(self.preds)
         covered = self.present & (frac >= 0.1 * self.real_frac)
         missing = [self.class_names[i] for i in range(c) if self.present[i] and not covered[i]]
+        if len(missing) > 10:  # a list nobody reads: StackedMNIST has 1,000 modes
+            missing = [*missing[:10], f"... ({len(missing) - 10} more)"]
         effective = float(torch.exp(-(frac[frac > 0] * frac[frac > 0].log()).sum()))
         return int(covered.sum()), effective, missing
 
@@ -134,17 +147,22 @@ class CollapseJudge:
     - diversity: a sample's nearest neighbour in its batch nearer than `nn_fraction` of a real
       image's (`nn_ratio`), or at least `duplicates` of the samples near-copies of another;
     - coverage: `classes_covered` at least max(1, 20 %) of the classes below its best so far, or
-      (unconditional G only) the samples' effective number of classes below `balance` of the
-      classes (a few dominate).
+      (unconditional G only) the samples' effective number of classes below `balance` of what real
+      images show over the same window (`expected_effective`; the classes when not given): a few
+      classes dominate.
     The thresholds are where healthy and deliberately collapsed runs part (docs/evaluation.md).
     """
 
-    def __init__(self, *, n_classes: int = 0, conditional: bool = False, warmup: int = 1000, rows: int = 5,
+    def __init__(self, *, n_classes: int = 0, expected_effective: float = 0.0, conditional: bool = False,
+                 warmup: int = 1000, rows: int = 5,
                  window: int = 10, d_acc_level: float = 0.95, g_loss_rise: float = 0.25, nn_fraction: float = 0.5,
                  duplicates: float = 0.1, balance: float = 0.75, hints: dict[str, str] | None = None):
         hints = COLLAPSE_HINTS if hints is None else hints
         self.hints = {c: f"; {h}" for c, h in hints.items()}  # condition -> what to try
         self.n_classes, self.warmup, self.window = n_classes, warmup, window
+        # the effective number of classes real images show over the monitor's window (a window
+        # smaller than the classes cannot show them all); the classes themselves when not given
+        self.expected_effective = expected_effective or float(n_classes)
         self.d_acc_level, self.g_loss_rise = d_acc_level, g_loss_rise
         self.nn_fraction, self.duplicates, self.balance = nn_fraction, duplicates, balance
         # a conditional G's class shares are its labels': a skew there is a class it cannot draw yet
@@ -223,13 +241,14 @@ class CollapseJudge:
         covered = int(row["classes_covered"])
         self.best_covered = max(self.best_covered, covered)
         dropped = covered <= self.best_covered - max(1, round(0.2 * self.n_classes))
-        skewed = self.judge_balance and effective is not None and effective < self.balance * self.n_classes
+        skewed = self.judge_balance and effective is not None and effective < self.balance * self.expected_effective
         if not (dropped or skewed):
             return self._raise("coverage", False, "")
         names = f"; missing: {', '.join(missing)}" if missing else ""
         what = (f"samples now cover {covered} of {self.n_classes} classes (best so far {self.best_covered}{names})"
                 if dropped else
-                f"a few classes dominate the samples: as varied as {effective:.1f} equal classes of the {self.n_classes}")
+                f"a few classes dominate the samples: as varied as {effective:.1f} equal classes of the {self.n_classes} "
+                f"(real images: {self.expected_effective:.1f})")
         return self._raise("coverage", True,
                            f"step {step}: {what}; likely cause: mode collapse, G dropped modes that D stopped "
                            f"penalising{self.hints.get('coverage', '')}")

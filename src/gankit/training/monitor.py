@@ -49,7 +49,8 @@ class TrainingMonitor:
             warnings.warn(GankitWarning(message), stacklevel=2)
             run.log_event("warning", step=0, message=message)
         self.monitor = CollapseMonitor(self.evaluator, data.images)
-        self.judge = CollapseJudge(n_classes=self.monitor.n_present, conditional=cfg.model.conditional is True)
+        self.judge = CollapseJudge(n_classes=self.monitor.n_present, expected_effective=self.monitor.expected_effective,
+                                   conditional=cfg.model.conditional is True)
         self.test = None
         self.loaded_refs = False
 
