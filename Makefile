@@ -7,7 +7,7 @@ EPOCHS  ?=
 BUDGET  ?= 10m
 OUT     ?= runs
 
-.PHONY: setup data run test test-slow bench bench-tf gpu-check clean
+.PHONY: setup data run test test-slow bench bench-peers bench-tf gpu-check clean
 
 setup: $(VENV)/.installed
 
@@ -39,11 +39,18 @@ test: setup data
 	GANKIT_TEST_POSTGRES="$${GANKIT_TEST_POSTGRES:-$$(.ci/postgres.sh 2>/dev/null || true)}" $(PY) -m pytest -q
 
 test-slow: setup data
+	$(PY) -m pip install -q -r bench/requirements-peers.txt
 	$(PY) -m pytest -q -m slow
 	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -q tests -k fuzz
 
 bench: setup data
 	$(PY) bench/throughput.py
+
+# gankit's default beside a diffusers DDPM and PyTorch's examples DCGAN at equal minutes (about
+# two hours; `python bench/peers.py --quick` for a smoke run)
+bench-peers: setup data
+	$(PY) -m pip install -q -r bench/requirements-peers.txt
+	$(PY) bench/peers.py
 
 # every CUDA path (device choice, bf16, fp16 + scaler, compile, cuDNN, torchrun/NCCL, 64 px) in one
 # table; without a GPU, its CPU parts, naming what it skipped
