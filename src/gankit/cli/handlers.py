@@ -104,8 +104,19 @@ def cmd_generate(a: argparse.Namespace) -> int:
             writable_dir(path, flag)
     out = generate(a.run, n=a.n, seed=a.seed, cls=a.cls, checkpoint=a.checkpoint,
                    grid=a.grid, out_dir=a.out, npz=a.npz, dataset=a.dataset, per_class=a.per_class,
-                   fmt=a.fmt, interpolate=a.interpolate, gif=a.gif, truncation=a.truncation)
+                   fmt=a.fmt, interpolate=a.interpolate, gif=a.gif, truncation=a.truncation, latent=a.latent)
     print(out)
+    return 0
+
+
+def cmd_project(a: argparse.Namespace) -> int:
+    from gankit.commands.project import project
+    from gankit.util.paths import writable_dir
+
+    count("--steps", a.steps, 1, 100_000)
+    count("--seed", a.seed, 0, SEED_MAX)
+    writable_dir(a.out, "--out")
+    print(project(a.run, a.images, a.out, cls=a.cls, steps=a.steps, seed=a.seed, checkpoint=a.checkpoint))
     return 0
 
 

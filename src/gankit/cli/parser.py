@@ -45,6 +45,8 @@ def generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", dest="fmt", choices=("png", "idx"),
                    help="--dataset: class folders of PNGs (default) or IDX files")
     p.add_argument("--interpolate", type=int, metavar="K", help="--gif: frames between each pair of keyframes (default 8)")
+    p.add_argument("--latent", metavar="FILE", help="render the latent `gankit project` wrote (FILE.npz) instead "
+                   "of sampling: the projection's image, exactly")
     p.add_argument("--truncation", type=float, metavar="PSI", help="style-based models (stylegan-lite): pull w "
                    "toward its training average, w_avg + PSI * (w - w_avg); 1 = none, 0.7 trades variety for typical images")
     g = p.add_mutually_exclusive_group(required=True)
@@ -55,6 +57,17 @@ def generate_args(p: argparse.ArgumentParser) -> None:
                    "into OUT, a new or empty folder")
     g.add_argument("--gif", metavar="FILE", help="write a latent walk (slerp between fixed seeds) as an animated "
                    "GIF, a PNG strip beside it, and RUN/samples/walk.png for the report")
+
+
+def project_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN", help="a run directory or a folder written by `gankit export`")
+    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files, folders, zips or .npz arrays "
+                   "(prepared as the run's training data: size, crop, grey/colour)")
+    p.add_argument("--out", metavar="DIR", required=True, help="where the projections, latents and GIFs go")
+    p.add_argument("--class", dest="cls", help="conditional runs: the class to search in (default: try each)")
+    p.add_argument("--steps", type=int, default=300, help="optimisation steps per image (default 300)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint", help="a checkpoint file other than the run's last one")
 
 
 def evaluate_args(p: argparse.ArgumentParser) -> None:

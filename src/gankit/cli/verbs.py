@@ -25,6 +25,8 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("train", "train a GAN into a new run directory (or --resume one)", parser.train_args, handlers.cmd_train),
     Verb("generate", "sample images from a trained run or an exported generator", parser.generate_args,
          handlers.cmd_generate),
+    Verb("project", "find the latent whose sample is closest to each image (written beside it, with a GIF)",
+         parser.project_args, handlers.cmd_project),
     Verb("evaluate", "FID, KID, precision/recall... of a trained run, or of any images (--images PATH --against REF)",
          parser.evaluate_args, handlers.cmd_evaluate),
     Verb("export", "write the generator alone (safetensors or ONNX + config.json) for inference", parser.export_args,

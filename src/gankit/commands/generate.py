@@ -14,7 +14,7 @@ from gankit.models.sampling import sample_u8, trained_classes
 from gankit.runs.load import load_generator
 from gankit.runtime.device import free_memory
 from gankit.util.atomic import atomic_path
-from gankit.util.imageio import save_grid, save_pngs
+from gankit.util.imageio import save_grid, save_pngs, to_uint8
 
 
 def check_fits(gen, n: int) -> None:
@@ -43,11 +43,16 @@ def resolve_class(cls: str, class_names: list[str], prior: torch.Tensor) -> int:
 def generate(run_dir: str, n: int | None = 64, seed: int = 0, cls: str | None = None, checkpoint: str | None = None,
              grid: str | None = None, out_dir: str | None = None, npz: str | None = None,
              dataset: str | None = None, per_class: int | None = None, fmt: str | None = None,
-             interpolate: int | None = None, gif: str | None = None, truncation: float | None = None) -> str:
+             interpolate: int | None = None, gif: str | None = None, truncation: float | None = None,
+             latent: str | None = None) -> str:
     """Write n samples to exactly one of grid / out_dir / npz, or a labelled synthetic dataset
     (dataset: synthetic.py), or a latent walk (gif: walk.py); returns what was written.
-    `truncation` (psi) applies to all of them (a style-based G only)."""
+    `truncation` (psi) applies to all of them (a style-based G only).  `latent`: render the one
+    image of a latent written by `gankit project` instead of sampling (latent.py)."""
     check_extras(dataset, per_class, fmt, interpolate, gif, cls)
+    if latent is not None and (dataset is not None or gif is not None or cls is not None):
+        raise GankitError("--latent renders the one image of a projected latent (its class inside it): "
+                          "give it with --grid, --out or --npz, without --dataset, --gif or --class")
     if dataset is None and gif is None:  # a dataset's size is its own (--n or --per-class); a walk has frames
         n = 64 if n is None else n
         if n < 1:
@@ -70,8 +75,11 @@ def generate(run_dir: str, n: int | None = 64, seed: int = 0, cls: str | None = 
         if not cfg.model.conditional:
             raise GankitError(f"--class: run {run_dir} is not conditional (model.conditional=false)")
         classes = torch.full((n,), resolve_class(cls, gen.class_names, gen.prior), dtype=torch.long)
-    check_fits(gen, n)
-    imgs, y = sample_u8(gen.G, n, seed, cfg.data.range, gen.prior, classes)  # [N, C, H, W]
+    if latent is not None:
+        imgs, y, n = _rendered(gen, latent), None, 1
+    else:
+        check_fits(gen, n)
+        imgs, y = sample_u8(gen.G, n, seed, cfg.data.range, gen.prior, classes)  # [N, C, H, W]
     if grid:
         save_grid(imgs, grid)
         return f"wrote a grid of {n} samples to {grid}"
@@ -87,6 +95,15 @@ def generate(run_dir: str, n: int | None = 64, seed: int = 0, cls: str | None = 
             np.savez_compressed(f, **arrays)
         return f"wrote {n} samples to {target}"
     raise GankitError("generate: give one of --grid PNG, --out DIR or --npz FILE")
+
+
+@torch.no_grad()
+def _rendered(gen, path: str) -> torch.Tensor:
+    """The uint8 image [1, C, H, W] of a latent file, exactly as `gankit project` wrote it."""
+    from gankit.commands.latent import read_latent, render
+
+    x = render(gen.G, read_latent(path, gen))
+    return to_uint8(x, gen.cfg.data.range)
 
 
 def set_truncation(gen, psi: float, run_dir: str) -> None:

@@ -53,8 +53,12 @@ class Evaluator(nn.Module):
 
     def prepare(self, u8: Tensor) -> Tensor:
         """uint8 [B,C,H,W] -> float [-1,1] at the evaluator's channels and size."""
+        return self.convert(u8.float() / 127.5 - 1.0)
+
+    def convert(self, x: Tensor) -> Tensor:
+        """float [-1,1] images [B,C,H,W] -> the evaluator's channels and size (differentiable:
+        `gankit project` backpropagates through it)."""
         a = self.net.arch
-        x = u8.float() / 127.5 - 1.0
         if x.shape[1] != a["in_ch"]:
             if x.shape[1] == 3 and a["in_ch"] == 1:
                 x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)

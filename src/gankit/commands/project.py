@@ -1,0 +1,190 @@
+"""`gankit project RUN IMAGE... --out DIR`: the latent whose sample is closest to each image.
+
+The distance is the pixels' mean squared error (images in [-1, 1]) plus a tenth of the squared distance of
+the run's evaluator features (the perceptual part, from the shipped evaluator of the run's
+dataset; pixels alone where there is none, said in one line), averaged over the feature
+dimensions.  The search starts from the best of `DRAWS` random latents (for a conditional G
+without --class: the best over every class the run trained on), then Adam moves the latent
+(its rate warmed up, then ramped down to zero along a cosine):
+z for dcgan, resnet and progan (with a soft pull toward the normal shell |z|^2 = z_dim), W+
+(one w a layer, started at the drawn z's) for stylegan-lite.  The EMA generator in eval mode
+renders every step, so a latent written here renders back exactly (`gankit generate RUN
+--latent FILE`).
+
+Per image: NAME.png (the target beside its projection), NAME.npz (the latent), NAME.gif (the
+search), and a row of DIR/projection.json (pixel MSE, feature distance, class, steps, seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch import Tensor
+
+from gankit.commands.evaluate_images import _converted, load_images
+from gankit.commands.generate import resolve_class
+from gankit.commands.latent import Latent, render
+from gankit.commands.walk import gif_frames, write_gif
+from gankit.data.decode import decode_noted
+from gankit.errors import GankitError
+from gankit.metrics.evaluator import evaluator_for
+from gankit.models.sampling import trained_classes
+from gankit.runs.load import load_generator
+from gankit.util.atomic import atomic_write
+from gankit.util.imageio import make_grid, save_image, to_uint8
+from gankit.util.names import slug
+from gankit.util.paths import writable_dir
+
+DRAWS = 64  # random latents tried before the optimisation starts (per class when searching classes)
+# the feature term's weight: at 1 its gradient swamps the pixels' and the search wanders; at 0.1
+# a generated image's own z is found again (tests/commands/test_project.py)
+FEATURE_WEIGHT = 0.1
+ARRAYS = (".npz", ".npy")
+
+
+def load_targets(paths: list[str], channels: int, size: int) -> tuple[list[tuple[str, Tensor]], list[str]]:
+    """(name, uint8 [C, H, W]) for every image named, prepared as the run's training data; notes."""
+    targets, notes = [], []
+    for p in paths:
+        path = Path(p).expanduser()
+        if path.is_dir() or path.suffix.lower() in (*ARRAYS, ".zip"):
+            images, note = load_images(str(path), channels, size)
+            targets += [(f"{slug(path.stem)}-{i:04d}", im) for i, im in enumerate(images)]
+        elif path.is_file():
+            try:
+                arr, conv = decode_noted(path.read_bytes(), channels, size)
+            except (OSError, ValueError, Image.DecompressionBombError) as e:
+                raise GankitError(f"{path}: not an image gankit can read ({type(e).__name__}); give a PNG, JPEG, "
+                                  "WebP, GIF, BMP or TIFF file, a folder of them, a zip, or an .npz") from None
+            images, note = _converted(torch.from_numpy(arr)[None], channels, size, str(path))
+            targets.append((slug(path.stem), images[0]))
+            note = "; ".join(filter(None, [note, f"{path}: {', '.join(conv)}" if conv else ""]))
+        else:
+            raise GankitError(f"{path}: no such file or folder")
+        if note:
+            notes.append(note)
+    return targets, notes
+
+
+class Distance:
+    """Pixel MSE + mean squared evaluator-feature difference, both on [-1, 1] images."""
+
+    def __init__(self, evaluator, target: Tensor):
+        self.ev, self.target = evaluator, target
+        self.target_f = self.features(target) if evaluator is not None else None
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.ev.net(self.ev.convert(x))[0]
+
+    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(loss per image, pixel MSE, feature distance) for images x [B, C, H, W] in [-1, 1]."""
+        pix = ((x - self.target) ** 2).flatten(1).mean(1)
+        if self.ev is None:
+            return pix, pix, None
+        f = self.features(x)
+        sq = ((f - self.target_f) ** 2).sum(1)
+        return pix + FEATURE_WEIGHT * sq / f.shape[1], pix, sq.sqrt()
+
+
+def _unit(x: Tensor, data_range: str) -> Tensor:
+    return x * 2 - 1 if data_range == "0,1" else x
+
+
+def project_one(gen, target_u8: Tensor, evaluator, cls: int | None, steps: int, seed: int) -> dict:
+    """Search one target; returns the latent, its image, the search's frames and the distances."""
+    G, cfg = gen.G, gen.cfg
+    target = target_u8[None].float() / 127.5 - 1
+    dist = Distance(evaluator, target)
+    gen_ = torch.Generator().manual_seed(seed)
+    classes = [cls] if cls is not None else ([int(c) for c in trained_classes(gen.prior)] if G.conditional else [-1])
+    best = None
+    with torch.no_grad():  # the starting point: the best random draw (over the classes to try)
+        for c in classes:
+            z = torch.randn(DRAWS, G.z_dim, generator=gen_)
+            y = torch.full((DRAWS,), c) if c >= 0 else None
+            loss = dist(_unit(G(z, y), cfg.data.range))[0]
+            i = int(loss.argmin())
+            if best is None or loss[i] < best[0]:
+                best = (float(loss[i]), z[i:i + 1], c)
+    _, z0, label = best
+    y = torch.tensor([label]) if label >= 0 else None
+    if cfg.model.name == "stylegan-lite":
+        with torch.no_grad():
+            value = G.ws(z0, y).clone()
+        kind, lr = "w+", 0.02
+    else:
+        value, kind, lr = z0.clone(), "z", 0.1
+    value.requires_grad_(True)
+    opt = torch.optim.Adam([value], lr=lr)
+    # a short warm-up, then a cosine ramp down to zero, as stylegan2-ada's projector schedules it
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.05 * steps + 1))
+                                              * 0.5 * (1 + math.cos(math.pi * s / steps)))
+    every = max(1, steps // 24)
+    frames, kept = [], (math.inf, None, None, None)
+    for step in range(steps + 1):
+        x = _unit(render(G, Latent(kind, value, label, cfg.model.name)), cfg.data.range)
+        loss, pix, feat = dist(x)
+        if float(loss) < kept[0]:  # the best point of the search, not merely its last
+            kept = (float(loss), value.detach().clone(), pix, feat)
+        if step % every == 0 or step == steps:
+            frames.append(x.detach())
+        if step == steps:
+            break
+        prior = ((value.pow(2).mean() - 1) ** 2) * 1e-3 if kind == "z" else 0.0  # stay on the normal shell
+        opt.zero_grad(set_to_none=True)
+        (loss.sum() + prior).backward()
+        opt.step()
+        sched.step()
+    _, best_value, pix, feat = kept
+    latent = Latent(kind, best_value, label, cfg.model.name)
+    return {"latent": latent, "frames": frames, "pixel_mse": float(pix), "feature_dist": None if feat is None
+            else float(feat), "class": label}
+
+
+def project(run: str, images: list[str], out: str, cls: str | None = None, steps: int = 300, seed: int = 0,
+            checkpoint: str | None = None) -> str:
+    """Project every image; returns the lines to print."""
+    if steps < 1:
+        raise GankitError(f"--steps {steps}: must be at least 1")
+    gen = load_generator(run, checkpoint)
+    c, h, _ = gen.img_shape
+    label = resolve_class(cls, gen.class_names, gen.prior) if cls is not None else None
+    if label is not None and not gen.G.conditional:
+        raise GankitError(f"--class {cls}: this run's G is unconditional; leave --class out")
+    targets, notes = load_targets(images, c, h)  # every image read before anything is written
+    if not targets:
+        raise GankitError(f"{', '.join(images)}: no images to project")
+    evaluator = evaluator_for(gen.cfg.data.dataset, gen.class_names) if gen.cfg.data.dataset != "folder" else None
+    if evaluator is None:
+        notes.append(f"no shipped evaluator for {gen.cfg.data.dataset}: the distance is pixels alone")
+    else:
+        evaluator.net.eval().requires_grad_(False)
+    gen.G.requires_grad_(False)
+    out_dir = writable_dir(out, "--out")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows, lines = [], [f"note: {n}" for n in notes]
+    for name, target in targets:
+        t0 = time.time()
+        r = project_one(gen, target, evaluator, label, steps, seed)
+        with torch.no_grad():  # the very path `generate --latent` takes
+            image = to_uint8(render(gen.G, r["latent"]), gen.cfg.data.range)[0]
+        save_image(make_grid(torch.stack([target, image]), nrow=2), out_dir / f"{name}.png")
+        r["latent"].save(out_dir / f"{name}.npz")
+        walk = torch.stack([torch.stack([target] * len(r["frames"])), to_uint8(torch.cat(r["frames"]))])
+        write_gif(gif_frames(walk), out_dir / f"{name}.gif")
+        row = {"image": name, "class": gen.class_names[r["class"]] if r["class"] >= 0 and gen.class_names else None,
+               "pixel_mse": round(r["pixel_mse"], 6), "feature_dist": None if r["feature_dist"] is None
+               else round(r["feature_dist"], 4), "steps": steps, "seconds": round(time.time() - t0, 2)}
+        rows.append(row)
+        lines.append(f"{name}: pixel MSE {row['pixel_mse']:.4f}" + (
+            f", feature distance {row['feature_dist']:.3f}" if row["feature_dist"] is not None else "")
+                     + (f", class {row['class']}" if row["class"] else "") + f" ({row['seconds']:.1f} s)")
+    atomic_write(out_dir / "projection.json", json.dumps({"run": str(run), "step": gen.step, "images": rows},
+                                                         indent=2) + "\n")
+    lines.append(f"written: {out_dir} (IMAGE.png target | projection, IMAGE.npz latent, IMAGE.gif, projection.json)")
+    return "\n".join(lines)
