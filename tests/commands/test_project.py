@@ -147,3 +147,17 @@ def test_bad_input_is_one_line_and_writes_nothing(runs, tmp_path, capsys):
     assert "without --dataset, --gif or --class" in fails(
         ["generate", run, "--latent", str(tmp_path / "labelled.npz"), "--gif", str(tmp_path / "w.gif")], capsys)
     assert not (tmp_path / "g.png").exists() and not (tmp_path / "w.gif").exists()
+
+
+def test_a_safetensors_export_projects_and_an_onnx_one_is_refused(runs, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    run = str(runs["uncond"])
+    generated_png(run, tmp_path / "t.png")
+    assert main(["export", run, "--out", str(tmp_path / "st")]) == 0
+    assert main(["project", str(tmp_path / "st"), str(tmp_path / "t.png"), "--out", str(tmp_path / "a"),
+                 "--steps", "2"]) == 0
+    assert main(["export", run, "--out", str(tmp_path / "ox"), "--format", "onnx"]) == 0
+    assert fails(["project", str(tmp_path / "ox"), str(tmp_path / "t.png"), "--out", str(tmp_path / "b")], capsys) == (
+        f"{tmp_path / 'ox'}: an ONNX export cannot be projected into (no gradients); give the run directory or a "
+        "safetensors export (`gankit export RUN --out DIR`)")
+    assert not (tmp_path / "b").exists()

@@ -33,6 +33,7 @@ from gankit.commands.walk import gif_frames, write_gif
 from gankit.data.decode import decode_noted
 from gankit.errors import GankitError
 from gankit.metrics.evaluator import evaluator_for
+from gankit.models.onnx_graph import OnnxGenerator
 from gankit.models.sampling import trained_classes
 from gankit.runs.load import load_generator
 from gankit.util.atomic import atomic_write
@@ -152,6 +153,9 @@ def project(run: str, images: list[str], out: str, cls: str | None = None, steps
     if steps < 1:
         raise GankitError(f"--steps {steps}: must be at least 1")
     gen = load_generator(run, checkpoint)
+    if isinstance(gen.G, OnnxGenerator):  # an ONNX graph has no gradients to follow
+        raise GankitError(f"{run}: an ONNX export cannot be projected into (no gradients); give the run directory "
+                          "or a safetensors export (`gankit export RUN --out DIR`)")
     c, h, _ = gen.img_shape
     label = resolve_class(cls, gen.class_names, gen.prior) if cls is not None else None
     if label is not None and not gen.G.conditional:
