@@ -134,8 +134,9 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         from gankit.metrics import inception_status
         from gankit.metrics.inception import check_weights_file
 
-        if a.cas or a.privacy:
-            raise GankitError("--inception adds Inception-v3 figures to FID etc.; leave out --cas and --privacy")
+        if a.cas or a.privacy or a.projection:
+            raise GankitError("--inception adds Inception-v3 figures to FID etc.; leave out --cas, --privacy and "
+                              "--projection")
         path, message = inception_status(a.inception_weights)
         if path is None:  # before any sampling: say what is missing and where it goes
             raise GankitError(f"--inception: {message.removeprefix('Inception-v3 metrics skipped: ')}")
@@ -147,12 +148,16 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         raise GankitError("--out belongs to --images (a run's metrics go into RUN/metrics.json)")
     if not a.run:
         raise GankitError("evaluate: give a run directory, or --images PATH --against REF")
-    a.n = 10000 if a.n is None else a.n
+    if a.projection and (a.cas or a.privacy):
+        raise GankitError("--projection projects N images a side (default 200), --cas and --privacy score N "
+                          "samples (default 10000): run them one at a time")
+    a.n = (200 if a.projection else 10000) if a.n is None else a.n
 
-    if a.cas or a.privacy:
+    if a.cas or a.privacy or a.projection:
         from gankit.commands.checks import run_checks
 
-        print(run_checks(a.run, a.cas, a.privacy, a.n, a.cas_epochs, a.checkpoint, a.seed, a.data_dir))
+        print(run_checks(a.run, a.cas, a.privacy, a.n, a.cas_epochs, a.checkpoint, a.seed, a.data_dir,
+                         projection=a.projection))
         return 0
     if a.cas_epochs:
         raise GankitError("--cas-epochs belongs to --cas")
@@ -168,8 +173,9 @@ def _evaluate_images(a: argparse.Namespace) -> int:
     if not (a.images and a.against):
         raise GankitError("--images PATH and --against REF go together (the images to score, the real ones to "
                           "compare with)")
-    if a.run or a.cas or a.privacy or a.checkpoint:
-        raise GankitError("--images scores images, not a run: leave out RUN, --cas, --privacy and --checkpoint")
+    if a.run or a.cas or a.privacy or a.projection or a.checkpoint:
+        raise GankitError("--images scores images, not a run: leave out RUN, --cas, --privacy, --projection and "
+                          "--checkpoint")
     if a.out:
         writable_file(a.out, "--out")
     print(evaluate_images(a.images, a.against, out=a.out, n=a.n, seed=a.seed, data_dir=a.data_dir,

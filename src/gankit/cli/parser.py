@@ -88,6 +88,8 @@ def evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cas", action="store_true", help="instead of FID etc.: Classification Accuracy Score of a "
                    "conditional run (classifiers on n synthetic, n real, n real + n synthetic images)")
     p.add_argument("--cas-epochs", type=int, default=0, metavar="E", help="--cas: classifier epochs (default 2)")
+    p.add_argument("--projection", action="store_true", help="instead of FID etc.: project N training and N "
+                   "held-out images into G (default N 200) and report both reconstruction errors and their gap")
     p.add_argument("--privacy", action="store_true", help="instead of FID etc.: nearest-training-image distances "
                    "of n samples vs the test split's, the memorisation rate and the closest pairs")
 

@@ -1,8 +1,8 @@
-"""`gankit evaluate RUN --cas` and `--privacy`: the synthetic-data checks of a run.
+"""`gankit evaluate RUN --cas`, `--privacy` and `--projection`: the synthetic-data checks of a run.
 
 Each turns the run into the tensors its metric module needs (metrics/cas.py,
-metrics/privacy.py), then merges its result into RUN/metrics.json under its own key ("cas",
-"privacy"), leaving every other key as it was, and rewrites the report.  Both record the step
+metrics/privacy.py, commands/project.py), then merges its result into RUN/metrics.json under its
+own key ("cas", "privacy", "projection"), leaving every other key as it was, and rewrites the report.  Both record the step
 and checkpoint they measured, since they may be newer or older than the rest of the file.
 """
 
@@ -123,9 +123,62 @@ def privacy_run(run_dir: str, n: int = 10000, checkpoint: str | None = None, see
     return result
 
 
+def _spread(a, b) -> tuple[float, float]:
+    """mean(a) - mean(b) and its standard error (two independent samples)."""
+    return float(a.mean() - b.mean()), float((a.var() / len(a) + b.var() / len(b)).sqrt())
+
+
+def projection_run(run_dir: str, n: int = 200, checkpoint: str | None = None, seed: int = 0,
+                   data_dir: str | None = None, steps: int = 300) -> dict:
+    """Memorisation by projection: n training images and n held-out ones projected into G; a G that
+    reconstructs its training images better than unseen ones has memorised them.  The floor is the
+    same gap between two halves of the held-out images (what chance alone gives)."""
+    import torch
+
+    from gankit.commands.project import project_batch, projector
+    from gankit.metrics.reference import subset_indices
+
+    t0 = time.time()
+    if n < 2:
+        raise GankitError(f"--n {n}: --projection needs at least 2 images a side")
+    gen, _, evaluator, notes = projector(run_dir, checkpoint)
+    if gen.run is None:
+        raise GankitError(f"--projection: {run_dir} is an export; give the run directory (its training data and "
+                          "metrics.json)")
+    cfg = gen.cfg
+    train = load_dataset(cfg.data, data_dir)  # the images G was trained on, data.limit included
+    test = _test_split(gen, data_dir, "--projection")
+    n = min(n, len(train), len(test))
+    sides = {"train": train.images[subset_indices(len(train), n, seed)],
+             "heldout": test.images[subset_indices(len(test), n, seed + 1)]}
+    errors = {}
+    for side, images in sides.items():
+        pix, feat = [], []
+        for chunk in images.split(64):
+            r = project_batch(gen, chunk, evaluator, None, steps, seed)
+            pix.append(r["pixel_mse"])
+            feat.append(r["feature_dist"] if r["feature_dist"] is not None else torch.zeros(0))
+        errors[side] = {"pixel_mse": torch.cat(pix).double(), "feature_dist": torch.cat(feat).double()}
+    result = {"n": n, "steps": steps, "train": train.name, "train_size": len(train), "heldout": test.name,
+              "notes": notes}
+    for key in ("pixel_mse", "feature_dist"):
+        tr, ho = errors["train"][key], errors["heldout"][key]
+        if not len(tr):
+            continue
+        gap, se = _spread(ho, tr)
+        half = len(ho) // 2
+        floor, floor_se = _spread(ho[half:], ho[:half])
+        result[key] = {"train": float(tr.mean()), "heldout": float(ho.mean()), "gap": gap, "gap_se": se,
+                       "floor_gap": floor, "floor_gap_se": floor_se}
+    result.update(_provenance(gen, checkpoint), seconds=round(time.time() - t0, 1))
+    gen.run.merge_metrics({"projection": result})
+    return result
+
+
 def run_checks(run_dir: str, cas: bool, privacy: bool, n: int, epochs: int = 0, checkpoint: str | None = None,
-               seed: int = 0, data_dir: str | None = None) -> str:
-    """The CLI's `evaluate --cas/--privacy`: run the asked checks, rewrite the report; returns the table."""
+               seed: int = 0, data_dir: str | None = None, projection: bool = False) -> str:
+    """The CLI's `evaluate --cas/--privacy/--projection`: run the asked checks, rewrite the report;
+    returns the table."""
     from gankit.metrics import format_table
     from gankit.report.html import write_report
     from gankit.runs.layout import open_run_dir
@@ -136,6 +189,8 @@ def run_checks(run_dir: str, cas: bool, privacy: bool, n: int, epochs: int = 0, 
         metrics["cas"] = cas_run(run_dir, n, epochs, checkpoint, seed, data_dir)
     if privacy:
         metrics["privacy"] = privacy_run(run_dir, n, checkpoint, seed, data_dir)
+    if projection:
+        metrics["projection"] = projection_run(run_dir, n, checkpoint, seed, data_dir)
     run = open_run_dir(run_dir)
     write_report(run)
     return f"{format_table(metrics)}\nwritten: {run.path / 'metrics.json'}"

@@ -29,10 +29,13 @@ class Latent:
         return path
 
 
+def _image(G, kind: str, value: Tensor, y: Tensor | None) -> Tensor:
+    return G.synthesis(value) if kind == "w+" else G(value, y)
+
+
 def render(G, latent: Latent) -> Tensor:
     """G's image (data range, float) for a latent: the one path projection and generate share."""
-    y = torch.tensor([latent.label]) if latent.label >= 0 else None
-    return G.synthesis(latent.value) if latent.kind == "w+" else G(latent.value, y)
+    return _image(G, latent.kind, latent.value, torch.tensor([latent.label]) if latent.label >= 0 else None)
 
 
 def read_latent(path: str, gen) -> Latent:

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from gankit.commands.evaluate_images import _converted, load_images
 from gankit.commands.generate import resolve_class
-from gankit.commands.latent import Latent, render
+from gankit.commands.latent import Latent, _image, render
 from gankit.commands.walk import gif_frames, write_gif
 from gankit.data.decode import decode_noted
 from gankit.errors import GankitError
@@ -45,6 +45,7 @@ DRAWS = 64  # random latents tried before the optimisation starts (per class whe
 # the feature term's weight: at 1 its gradient swamps the pixels' and the search wanders; at 0.1
 # a generated image's own z is found again (tests/commands/test_project.py)
 FEATURE_WEIGHT = 0.1
+BATCH = 64  # targets searched at once
 ARRAYS = (".npz", ".npy")
 
 
@@ -73,47 +74,64 @@ def load_targets(paths: list[str], channels: int, size: int) -> tuple[list[tuple
 
 
 class Distance:
-    """Pixel MSE + mean squared evaluator-feature difference, both on [-1, 1] images."""
+    """Pixel MSE + a weighted mean squared evaluator-feature difference, on [-1, 1] images; row b
+    of the images is compared with target b."""
 
-    def __init__(self, evaluator, target: Tensor):
-        self.ev, self.target = evaluator, target
-        self.target_f = self.features(target) if evaluator is not None else None
+    def __init__(self, evaluator, targets: Tensor):
+        self.ev, self.targets = evaluator, targets
+        self.target_f = self.features(targets) if evaluator is not None else None
 
     def features(self, x: Tensor) -> Tensor:
         return self.ev.net(self.ev.convert(x))[0]
 
     def __call__(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """(loss per image, pixel MSE, feature distance) for images x [B, C, H, W] in [-1, 1]."""
-        pix = ((x - self.target) ** 2).flatten(1).mean(1)
+        """(loss, pixel MSE, feature distance), each [B], for images x [B, C, H, W]."""
+        pix = ((x - self.targets) ** 2).flatten(1).mean(1)
         if self.ev is None:
             return pix, pix, None
         f = self.features(x)
         sq = ((f - self.target_f) ** 2).sum(1)
         return pix + FEATURE_WEIGHT * sq / f.shape[1], pix, sq.sqrt()
 
+    def table(self, x: Tensor) -> Tensor:
+        """[B, K]: the loss of each of K candidate images x [K, C, H, W] for each target."""
+        loss = ((x[None] - self.targets[:, None]) ** 2).flatten(2).mean(2)
+        if self.ev is not None:
+            f = self.features(x)
+            loss = loss + FEATURE_WEIGHT * torch.cdist(self.target_f, f) ** 2 / f.shape[1]
+        return loss
+
 
 def _unit(x: Tensor, data_range: str) -> Tensor:
     return x * 2 - 1 if data_range == "0,1" else x
 
 
-def project_one(gen, target_u8: Tensor, evaluator, cls: int | None, steps: int, seed: int) -> dict:
-    """Search one target; returns the latent, its image, the search's frames and the distances."""
+@torch.no_grad()
+def _start(gen, dist: Distance, classes: list[int], seed: int) -> tuple[Tensor, Tensor]:
+    """Each target's best of DRAWS random z (per class to try): z [B, z_dim] and labels [B] (-1: none)."""
+    G, b = gen.G, dist.targets.shape[0]
+    rng = torch.Generator().manual_seed(seed)
+    best = torch.full((b,), math.inf)
+    z0, labels = torch.zeros(b, G.z_dim), torch.full((b,), -1, dtype=torch.long)
+    for c in classes:
+        z = torch.randn(DRAWS, G.z_dim, generator=rng)
+        y = torch.full((DRAWS,), c) if c >= 0 else None
+        loss, i = dist.table(_unit(G(z, y), gen.cfg.data.range)).min(1)
+        better = loss < best
+        best = torch.where(better, loss, best)
+        z0[better], labels[better] = z[i[better]], c
+    return z0, labels
+
+
+def project_batch(gen, targets_u8: Tensor, evaluator, cls: int | None, steps: int, seed: int) -> dict:
+    """Search every target of a batch at once (each its own latent; their losses are summed, so
+    their gradients never mix).  Returns their latents, the search's frames [B, F, C, H, W]
+    (in [-1, 1]) and the distances at the best point of each search."""
     G, cfg = gen.G, gen.cfg
-    target = target_u8[None].float() / 127.5 - 1
-    dist = Distance(evaluator, target)
-    gen_ = torch.Generator().manual_seed(seed)
+    dist = Distance(evaluator, targets_u8.float() / 127.5 - 1)
     classes = [cls] if cls is not None else ([int(c) for c in trained_classes(gen.prior)] if G.conditional else [-1])
-    best = None
-    with torch.no_grad():  # the starting point: the best random draw (over the classes to try)
-        for c in classes:
-            z = torch.randn(DRAWS, G.z_dim, generator=gen_)
-            y = torch.full((DRAWS,), c) if c >= 0 else None
-            loss = dist(_unit(G(z, y), cfg.data.range))[0]
-            i = int(loss.argmin())
-            if best is None or loss[i] < best[0]:
-                best = (float(loss[i]), z[i:i + 1], c)
-    _, z0, label = best
-    y = torch.tensor([label]) if label >= 0 else None
+    z0, labels = _start(gen, dist, classes, seed)
+    y = labels if G.conditional else None
     if cfg.model.name == "stylegan-lite":
         with torch.no_grad():
             value = G.ws(z0, y).clone()
@@ -126,25 +144,47 @@ def project_one(gen, target_u8: Tensor, evaluator, cls: int | None, steps: int, 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.05 * steps + 1))
                                               * 0.5 * (1 + math.cos(math.pi * s / steps)))
     every = max(1, steps // 24)
-    frames, kept = [], (math.inf, None, None, None)
+    frames = []
+    kept_loss = torch.full((len(value),), math.inf)
+    kept, kept_pix, kept_feat = value.detach().clone(), torch.zeros(len(value)), None
     for step in range(steps + 1):
-        x = _unit(render(G, Latent(kind, value, label, cfg.model.name)), cfg.data.range)
+        x = _unit(_image(G, kind, value, y), cfg.data.range)
         loss, pix, feat = dist(x)
-        if float(loss) < kept[0]:  # the best point of the search, not merely its last
-            kept = (float(loss), value.detach().clone(), pix, feat)
+        with torch.no_grad():  # the best point of each search, not merely its last
+            better = loss < kept_loss
+            kept_loss = torch.where(better, loss, kept_loss)
+            kept[better], kept_pix = value[better], torch.where(better, pix, kept_pix)
+            kept_feat = None if feat is None else feat if kept_feat is None else torch.where(better, feat, kept_feat)
         if step % every == 0 or step == steps:
             frames.append(x.detach())
         if step == steps:
             break
-        prior = ((value.pow(2).mean() - 1) ** 2) * 1e-3 if kind == "z" else 0.0  # stay on the normal shell
+        prior = ((value.pow(2).mean(1) - 1) ** 2).sum() * 1e-3 if kind == "z" else 0.0  # the normal shell
         opt.zero_grad(set_to_none=True)
         (loss.sum() + prior).backward()
         opt.step()
         sched.step()
-    _, best_value, pix, feat = kept
-    latent = Latent(kind, best_value, label, cfg.model.name)
-    return {"latent": latent, "frames": frames, "pixel_mse": float(pix), "feature_dist": None if feat is None
-            else float(feat), "class": label}
+    latents = [Latent(kind, kept[i:i + 1], int(labels[i]), cfg.model.name) for i in range(len(kept))]
+    return {"latents": latents, "frames": torch.stack(frames, 1), "pixel_mse": kept_pix,
+            "feature_dist": kept_feat, "labels": labels.tolist()}
+
+
+def projector(run: str, checkpoint: str | None = None, cls: str | None = None):
+    """(the run's generator, the class to search or None, the evaluator or None, notes) for projecting."""
+    gen = load_generator(run, checkpoint)
+    if isinstance(gen.G, OnnxGenerator):  # an ONNX graph has no gradients to follow
+        raise GankitError(f"{run}: an ONNX export cannot be projected into (no gradients); give the run directory "
+                          "or a safetensors export (`gankit export RUN --out DIR`)")
+    label = resolve_class(cls, gen.class_names, gen.prior) if cls is not None else None
+    if label is not None and not gen.G.conditional:
+        raise GankitError(f"--class {cls}: this run's G is unconditional; leave --class out")
+    evaluator = evaluator_for(gen.cfg.data.dataset, gen.class_names) if gen.cfg.data.dataset != "folder" else None
+    notes = [] if evaluator is not None else [f"no shipped evaluator for {gen.cfg.data.dataset}: the distance is "
+                                              "pixels alone"]
+    if evaluator is not None:
+        evaluator.net.eval().requires_grad_(False)
+    gen.G.requires_grad_(False)
+    return gen, label, evaluator, notes
 
 
 def project(run: str, images: list[str], out: str, cls: str | None = None, steps: int = 300, seed: int = 0,
@@ -152,42 +192,35 @@ def project(run: str, images: list[str], out: str, cls: str | None = None, steps
     """Project every image; returns the lines to print."""
     if steps < 1:
         raise GankitError(f"--steps {steps}: must be at least 1")
-    gen = load_generator(run, checkpoint)
-    if isinstance(gen.G, OnnxGenerator):  # an ONNX graph has no gradients to follow
-        raise GankitError(f"{run}: an ONNX export cannot be projected into (no gradients); give the run directory "
-                          "or a safetensors export (`gankit export RUN --out DIR`)")
+    gen, label, evaluator, notes = projector(run, checkpoint, cls)
     c, h, _ = gen.img_shape
-    label = resolve_class(cls, gen.class_names, gen.prior) if cls is not None else None
-    if label is not None and not gen.G.conditional:
-        raise GankitError(f"--class {cls}: this run's G is unconditional; leave --class out")
-    targets, notes = load_targets(images, c, h)  # every image read before anything is written
+    targets, more = load_targets(images, c, h)  # every image read before anything is written
     if not targets:
         raise GankitError(f"{', '.join(images)}: no images to project")
-    evaluator = evaluator_for(gen.cfg.data.dataset, gen.class_names) if gen.cfg.data.dataset != "folder" else None
-    if evaluator is None:
-        notes.append(f"no shipped evaluator for {gen.cfg.data.dataset}: the distance is pixels alone")
-    else:
-        evaluator.net.eval().requires_grad_(False)
-    gen.G.requires_grad_(False)
     out_dir = writable_dir(out, "--out")
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows, lines = [], [f"note: {n}" for n in notes]
-    for name, target in targets:
+    rows, lines = [], [f"note: {n}" for n in more + notes]
+    for start in range(0, len(targets), BATCH):
+        names, batch = zip(*targets[start:start + BATCH])
         t0 = time.time()
-        r = project_one(gen, target, evaluator, label, steps, seed)
-        with torch.no_grad():  # the very path `generate --latent` takes
-            image = to_uint8(render(gen.G, r["latent"]), gen.cfg.data.range)[0]
-        save_image(make_grid(torch.stack([target, image]), nrow=2), out_dir / f"{name}.png")
-        r["latent"].save(out_dir / f"{name}.npz")
-        walk = torch.stack([torch.stack([target] * len(r["frames"])), to_uint8(torch.cat(r["frames"]))])
-        write_gif(gif_frames(walk), out_dir / f"{name}.gif")
-        row = {"image": name, "class": gen.class_names[r["class"]] if r["class"] >= 0 and gen.class_names else None,
-               "pixel_mse": round(r["pixel_mse"], 6), "feature_dist": None if r["feature_dist"] is None
-               else round(r["feature_dist"], 4), "steps": steps, "seconds": round(time.time() - t0, 2)}
-        rows.append(row)
-        lines.append(f"{name}: pixel MSE {row['pixel_mse']:.4f}" + (
-            f", feature distance {row['feature_dist']:.3f}" if row["feature_dist"] is not None else "")
-                     + (f", class {row['class']}" if row["class"] else "") + f" ({row['seconds']:.1f} s)")
+        r = project_batch(gen, torch.stack(batch), evaluator, label, steps, seed)
+        seconds = (time.time() - t0) / len(batch)
+        for i, (name, target) in enumerate(zip(names, batch)):
+            with torch.no_grad():  # the very path `generate --latent` takes
+                image = to_uint8(render(gen.G, r["latents"][i]), gen.cfg.data.range)[0]
+            save_image(make_grid(torch.stack([target, image]), nrow=2), out_dir / f"{name}.png")
+            r["latents"][i].save(out_dir / f"{name}.npz")
+            frames = to_uint8(r["frames"][i])
+            write_gif(gif_frames(torch.stack([torch.stack([target] * len(frames)), frames])), out_dir / f"{name}.gif")
+            k, feat = r["labels"][i], r["feature_dist"]
+            row = {"image": name, "class": gen.class_names[k] if k >= 0 and gen.class_names else None,
+                   "pixel_mse": round(float(r["pixel_mse"][i]), 6),
+                   "feature_dist": None if feat is None else round(float(feat[i]), 4), "steps": steps,
+                   "seconds": round(seconds, 2)}
+            rows.append(row)
+            lines.append(f"{name}: pixel MSE {row['pixel_mse']:.4f}" + (
+                f", feature distance {row['feature_dist']:.3f}" if row["feature_dist"] is not None else "")
+                + (f", class {row['class']}" if row["class"] else "") + f" ({seconds:.1f} s an image)")
     atomic_write(out_dir / "projection.json", json.dumps({"run": str(run), "step": gen.step, "images": rows},
                                                          indent=2) + "\n")
     lines.append(f"written: {out_dir} (IMAGE.png target | projection, IMAGE.npz latent, IMAGE.gif, projection.json)")

@@ -83,7 +83,8 @@ def format_table(metrics: dict) -> str:
         lines.append(f"note: {note}")
     if "seconds" in metrics:
         lines.append(f"({metrics['seconds']:.1f} s)")
-    for key, section in (("cas", cas_lines), ("privacy", privacy_lines)):  # `gankit evaluate --cas/--privacy`
+    # `gankit evaluate --cas/--privacy/--projection`
+    for key, section in (("cas", cas_lines), ("privacy", privacy_lines), ("projection", projection_lines)):
         if isinstance(metrics.get(key), dict):
             lines += ([""] if lines else []) + section(metrics[key])
     return "\n".join(lines)
@@ -139,3 +140,17 @@ def privacy_lines(privacy: dict) -> list[str]:
     if privacy.get("pairs_png"):
         lines.append(f"closest pairs (generated | nearest training image): {privacy['pairs_png']}")
     return lines
+
+
+def projection_lines(projection: dict) -> list[str]:
+    """Memorisation by projection: mean reconstruction error of training vs held-out images."""
+    rows = [("distance", "train", "held-out", "gap (held-out - train)", "floor gap (held-out halves)")]
+    for key in ("pixel_mse", "feature_dist"):
+        s = projection.get(key)
+        if isinstance(s, dict):
+            rows.append((key, _fmt(s.get("train")), _fmt(s.get("heldout")),
+                         f"{_fmt(s.get('gap'))} ± {_fmt(s.get('gap_se'))}",
+                         f"{_fmt(s.get('floor_gap'))} ± {_fmt(s.get('floor_gap_se'))}"))
+    lines = [f"Projection: {projection.get('n')} training and {projection.get('n')} held-out images projected "
+             f"into G ({projection.get('steps')} steps each); a gap well above its floor means memorised images"]
+    return lines + _aligned(rows)

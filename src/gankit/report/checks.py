@@ -1,4 +1,4 @@
-"""Report sections for the checks beyond FID: CAS, privacy, and the latent walk.
+"""Report sections for the checks beyond FID: CAS, privacy, projection, and the latent walk.
 
 Pure functions of metrics.json's "cas" and "privacy" entries (`gankit evaluate --cas /
 --privacy`, commands/checks.py) and of files in the run directory (samples/walk.png from `gankit
@@ -72,6 +72,26 @@ def privacy_section(privacy: dict | None, run_path: Path, img: Img) -> str:
                 f"{img(pairs, 'closest generated-training pairs', 560)}"
                 f"<p>distances: {html.escape(dists)}</p>")
     return out
+
+
+def projection_section(projection: dict | None) -> str:
+    if not isinstance(projection, dict):
+        return ""
+    rows = ""
+    for key in ("pixel_mse", "feature_dist"):
+        s = projection.get(key)
+        if isinstance(s, dict):
+            rows += (f"<tr><td>{key}</td><td>{_num(s.get('train'))}</td><td>{_num(s.get('heldout'))}</td>"
+                     f"<td>{_num(s.get('gap'))} ± {_num(s.get('gap_se'))}</td>"
+                     f"<td>{_num(s.get('floor_gap'))} ± {_num(s.get('floor_gap_se'))}</td></tr>")
+    n = html.escape(str(projection.get("n")))
+    return ("<h2>Memorisation by projection</h2>"
+            f"<p>{n} training and {n} held-out images projected into G ({html.escape(str(projection.get('steps')))} "
+            f"steps each); step {html.escape(str(projection.get('step')))}. A G that reconstructs its training "
+            "images better than unseen ones has memorised them: a gap well above the floor (the same gap "
+            "between two halves of the held-out images).</p>"
+            "<table><tr><th>distance</th><th>train</th><th>held-out</th><th>gap</th><th>floor gap</th></tr>"
+            f"{rows}</table>")
 
 
 def walk_section(run_path: Path, img: Img) -> str:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from gankit.config import Config
-from gankit.report.checks import cas_section, privacy_section, walk_section
+from gankit.report.checks import cas_section, privacy_section, projection_section, walk_section
 from gankit.report.plots import write_plots
 from gankit.runs.layout import CHECK_KEYS, RunDir
 from gankit.util.atomic import atomic_write
@@ -176,7 +176,8 @@ def build_report(run: RunDir) -> str:
         metrics = run.read_metrics()
         if any(k not in CHECK_KEYS for k in metrics):  # not when it holds only --cas/--privacy results
             parts.append("<h2>Evaluation</h2>" + _provenance(metrics) + _metrics_table(metrics))
-        parts.append(cas_section(metrics.get("cas")) + privacy_section(metrics.get("privacy"), run.path, _img))
+        parts.append(cas_section(metrics.get("cas")) + privacy_section(metrics.get("privacy"), run.path, _img)
+                     + projection_section(metrics.get("projection")))
     parts.append(walk_section(run.path, _img))
     if warnings:
         parts.append("<h2>Warnings</h2><ul>" + "".join(
