@@ -56,8 +56,8 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def reference_cache(tmp_path_factory) -> Path:
     """One gankit cache for the tests that evaluate full Fashion-MNIST runs (studies, the
-    notebook): the reference features of the 60,000 training images are computed once per
-    session instead of once per test."""
+    notebook, every module's tiny runs): the reference features of the 60,000 training images
+    are computed once per session instead of once per test or module."""
     return tmp_path_factory.mktemp("reference-cache")
 
 

@@ -27,8 +27,9 @@ def resolved_train(cfg, run, data_dir=None, resume=False, data=None, **kw):
 
 
 def tiny_run(root: Path, conditional: bool, cache: Path):
-    """Train a tiny run under `root` (module-scoped fixtures call this before the per-test cache
-    isolation of conftest.py, so the cache is isolated here too); skips without the data."""
+    """Train a tiny run under `root` with `cache` as its gankit cache (module-scoped fixtures call
+    this before the per-test cache isolation of conftest.py; they pass the session's
+    `reference_cache`, never the user's); skips without the data."""
     from gankit.launch.presets import build_config
     from gankit.runs.layout import create_run_dir
 

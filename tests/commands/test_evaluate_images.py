@@ -18,8 +18,8 @@ N = 200
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return tiny_run(tmp_path_factory.mktemp("runs"), True, tmp_path_factory.mktemp("cache")).path
+def run(tmp_path_factory, reference_cache):
+    return tiny_run(tmp_path_factory.mktemp("runs"), True, reference_cache).path
 
 
 def metric_values(m: dict) -> dict:

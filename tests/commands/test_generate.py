@@ -9,8 +9,8 @@ from gankit.cli import main
 
 
 @pytest.fixture(scope="module")
-def cond_run(tmp_path_factory):
-    return tiny_run(tmp_path_factory.mktemp("runs"), True, tmp_path_factory.mktemp("cache"))
+def cond_run(tmp_path_factory, reference_cache):
+    return tiny_run(tmp_path_factory.mktemp("runs"), True, reference_cache)
 
 
 def test_latent_walk_gif_strip_and_report(cond_run, tmp_path):

@@ -20,8 +20,8 @@ from gankit.util.imageio import to_uint8
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
+def runs(tmp_path_factory, reference_cache):
+    cache = reference_cache  # the session's: reference features computed once, not once per module
     root = tmp_path_factory.mktemp("runs")
     return {"uncond": tiny_run(root, False, cache).path, "cond": tiny_run(root, True, cache).path}
 

@@ -16,8 +16,8 @@ from gankit.report.checks import projection_section
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return tiny_run(tmp_path_factory.mktemp("runs"), False, tmp_path_factory.mktemp("cache")).path
+def run(tmp_path_factory, reference_cache):
+    return tiny_run(tmp_path_factory.mktemp("runs"), False, reference_cache).path
 
 
 def test_projection_writes_both_sides_their_gap_and_its_floor(run, capsys):

@@ -23,13 +23,13 @@ from gankit.util.imageio import to_uint8
 
 
 @pytest.fixture(scope="module")
-def cond_run(tmp_path_factory):
-    return tiny_run(tmp_path_factory.mktemp("runs"), True, tmp_path_factory.mktemp("cache"))
+def cond_run(tmp_path_factory, reference_cache):
+    return tiny_run(tmp_path_factory.mktemp("runs"), True, reference_cache)
 
 
 @pytest.fixture(scope="module")
-def uncond_run(tmp_path_factory):
-    return tiny_run(tmp_path_factory.mktemp("runs"), False, tmp_path_factory.mktemp("cache"))
+def uncond_run(tmp_path_factory, reference_cache):
+    return tiny_run(tmp_path_factory.mktemp("runs"), False, reference_cache)
 
 
 def expected_images(run, counts: dict[int, int], seed: int) -> torch.Tensor:

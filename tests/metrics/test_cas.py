@@ -15,8 +15,8 @@ from gankit.metrics.cas import balanced_real, classifier_recipe
 
 
 @pytest.fixture(scope="module")
-def cond_run(tmp_path_factory):
-    return tiny_run(tmp_path_factory.mktemp("runs"), True, tmp_path_factory.mktemp("cache"))
+def cond_run(tmp_path_factory, reference_cache):
+    return tiny_run(tmp_path_factory.mktemp("runs"), True, reference_cache)
 
 
 def test_evaluate_cas_on_a_tiny_conditional_run(cond_run, capsys, monkeypatch):
@@ -45,8 +45,8 @@ def test_evaluate_cas_on_a_tiny_conditional_run(cond_run, capsys, monkeypatch):
     assert "augmentation gain" in format_table({"cas": cas})
 
 
-def test_cas_refuses_an_unconditional_run(tmp_path_factory, capsys):
-    run = tiny_run(tmp_path_factory.mktemp("runs"), False, tmp_path_factory.mktemp("cache"))
+def test_cas_refuses_an_unconditional_run(tmp_path_factory, reference_cache, capsys):
+    run = tiny_run(tmp_path_factory.mktemp("runs"), False, reference_cache)
     capsys.readouterr()  # training's own warnings
     assert main(["evaluate", str(run.path), "--cas", "--n", "600", "--data-dir", str(FASHION)]) == 2
     err = capsys.readouterr().err

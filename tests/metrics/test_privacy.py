@@ -71,8 +71,8 @@ def test_closest_pairs_put_each_sample_beside_its_nearest_training_image(split):
 
 
 @pytest.fixture(scope="module")
-def cond_run(tmp_path_factory):
-    return tiny_run(tmp_path_factory.mktemp("runs"), True, tmp_path_factory.mktemp("cache"))
+def cond_run(tmp_path_factory, reference_cache):
+    return tiny_run(tmp_path_factory.mktemp("runs"), True, reference_cache)
 
 
 def test_evaluate_privacy_writes_metrics_pairs_and_report(cond_run, capsys):

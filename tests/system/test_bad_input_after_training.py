@@ -14,9 +14,9 @@ from gankit.cli import main
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, reference_cache):
     root = tmp_path_factory.mktemp("runs")
-    cache = tmp_path_factory.mktemp("cache")
+    cache = reference_cache  # the session's: reference features computed once, not once per module
     return {"cond": tiny_run(root, True, cache).path, "uncond": tiny_run(root, False, cache).path}
 
 

@@ -20,9 +20,9 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, reference_cache):
     root = tmp_path_factory.mktemp("runs")
-    cache = tmp_path_factory.mktemp("cache")
+    cache = reference_cache  # the session's: reference features computed once, not once per module
     return {"cond": tiny_run(root, True, cache).path, "uncond": tiny_run(root, False, cache).path}
 
 
@@ -134,7 +134,7 @@ def test_non_square_images_are_refused_before_the_run_directory(tmp_path, capsys
     ("axes = [1]", "axes = [1] should be a table of axes"),
     ("full = 1", "full = 1 should be a table ([full])"),
     ("repet = 2", "unknown keys ['repet'] (did you mean repeats?); a study file has ['axes', 'base', 'description', "
-                  "'eval_n', 'full', 'metric', 'preset', 'repeats', 'search', 'seed', 'set', 'trials']"),
+                  "'eval_n', 'full', 'metric', 'preset', 'published', 'repeats', 'search', 'seed', 'set', 'trials']"),
     ('[axes.x]\nkeys = []\nvalues = [1]', "axis 'x': keys must be a non-empty list of config keys"),
 ])
 def test_study_files_are_checked_by_type(text, message, tmp_path, capsys):
