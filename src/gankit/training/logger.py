@@ -25,6 +25,9 @@ from gankit.training.clock import Clock
 from gankit.util.imageio import make_grid, save_grid, save_image, to_uint8
 
 # stats.jsonl columns averaged over a log interval, with their short names in the progress bar
+# the loss plots are redrawn at an epoch's end at most this often: an epoch of a few steps (a
+# tiny dataset) would otherwise spend most of its time in matplotlib
+PLOT_EVERY_S = 20.0
 _AVERAGED = {
     "d_loss_real": "d_real", "d_loss_fake": "d_fake", "d_loss": "d_total", "g_loss": "g_loss",
     "d_acc_real": "acc_real", "d_acc_fake": "acc_fake", "g_fool_rate": "fool", "ada_p": "ada_p",
@@ -49,6 +52,7 @@ class Logger:
         self.images_total = 0
         self.bar = None
         self.writer = None
+        self.t_plots, self.plots_stale = -math.inf, False  # when the plots were last drawn; newer rows since
         # the row the latest step() made (rank 0), else None: upkeep adds the collapse monitor's
         # signals to it and writes it with write_row()
         self.last_row: dict[str, Any] | None = None
@@ -154,7 +158,11 @@ class Logger:
             return
         from gankit.report.plots import write_plots
 
+        if time.perf_counter() - self.t_plots < PLOT_EVERY_S:
+            self.plots_stale = True  # drawn at the next epoch that is due, or at close()
+            return
         write_plots(self.run)
+        self.t_plots, self.plots_stale = time.perf_counter(), False
 
     def close(self, step: int) -> dict[str, Any]:
         from gankit.report.html import write_report
@@ -162,7 +170,7 @@ class Logger:
         if self.writer is not None:
             self.writer.close()
         if self.writes:
-            write_report(self.run, refresh_plots=False)  # end_epoch() has just drawn them
+            write_report(self.run, refresh_plots=self.plots_stale)  # unless end_epoch() has just drawn them
         elapsed = time.perf_counter() - self.t0
         return {"step": step, "seconds": round(elapsed, 1),
                 "img_per_s": round(self.images_total / max(elapsed, 1e-9), 1), "run": str(self.run.path)}
