@@ -140,7 +140,7 @@ def test_any_folder_against_any_folder_makes_the_reference_folders_evaluator(tmp
 
 
 def test_rgba_and_grey_alpha_arrays_are_composited_on_white_and_odd_channels_refused(tmp_path):
-    from gankit.commands.evaluate_images import _array, _converted
+    from gankit.commands.evaluate_images import _array, convert_images
     from gankit.errors import GankitError
 
     rgba = np.zeros((2, 4, 4, 4), dtype=np.uint8)
@@ -149,7 +149,7 @@ def test_rgba_and_grey_alpha_arrays_are_composited_on_white_and_odd_channels_ref
     np.save(tmp_path / "rgba.npy", rgba)
     x = _array(tmp_path / "rgba.npy")
     assert x.shape == (2, 3, 4, 4) and x[0].unique().tolist() == [10] and x[1].unique().tolist() == [255]
-    grey, note = _converted(x, 1, 4, "rgba.npy")  # scored against an RGB or a grey reference alike
+    grey, note = convert_images(x, 1, 4, "rgba.npy")  # scored against an RGB or a grey reference alike
     assert grey.shape == (2, 1, 4, 4) and "3x4x4 images converted" in note
     np.save(tmp_path / "la.npy", np.full((2, 2, 5, 5), 255, dtype=np.uint8))  # [N, C, H, W], grey + alpha
     assert _array(tmp_path / "la.npy").shape == (2, 1, 5, 5)

@@ -66,7 +66,7 @@ def load_images(path: str, channels: int, size: int) -> tuple[torch.Tensor, str]
             # mixed sizes: each resized and centre-cropped to the reference's size, said once
             images = load_folder_images(p, resolution=size, channels=channels).images
             return images, f"{p}: images of mixed sizes resized and centre-cropped to the reference's {channels}x{size}x{size}"
-    return _converted(images, channels, size, str(p))
+    return convert_images(images, channels, size, str(p))
 
 
 CHANNELS = (1, 2, 3, 4)  # grey, grey + alpha, RGB, RGBA
@@ -98,7 +98,7 @@ def _array(p: Path) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)))
 
 
-def _converted(images: torch.Tensor, channels: int, size: int, where: str) -> tuple[torch.Tensor, str]:
+def convert_images(images: torch.Tensor, channels: int, size: int, where: str) -> tuple[torch.Tensor, str]:
     n, c, h, w = images.shape
     if (c, h, w) == (channels, size, size):
         return images, ""

@@ -29,13 +29,13 @@ class Latent:
         return path
 
 
-def _image(G, kind: str, value: Tensor, y: Tensor | None) -> Tensor:
+def image_of(G, kind: str, value: Tensor, y: Tensor | None) -> Tensor:
     return G.synthesis(value) if kind == "w+" else G(value, y)
 
 
 def render(G, latent: Latent) -> Tensor:
     """G's image (data range, float) for a latent: the one path projection and generate share."""
-    return _image(G, latent.kind, latent.value, torch.tensor([latent.label]) if latent.label >= 0 else None)
+    return image_of(G, latent.kind, latent.value, torch.tensor([latent.label]) if latent.label >= 0 else None)
 
 
 def read_latent(path: str, gen) -> Latent:

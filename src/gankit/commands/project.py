@@ -26,9 +26,9 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from gankit.commands.evaluate_images import _converted, load_images
+from gankit.commands.evaluate_images import convert_images, load_images
 from gankit.commands.generate import resolve_class
-from gankit.commands.latent import Latent, _image, render
+from gankit.commands.latent import Latent, image_of, render
 from gankit.commands.walk import gif_frames, write_gif
 from gankit.data.decode import decode_noted
 from gankit.errors import GankitError
@@ -63,7 +63,7 @@ def load_targets(paths: list[str], channels: int, size: int) -> tuple[list[tuple
             except (OSError, ValueError, Image.DecompressionBombError) as e:
                 raise GankitError(f"{path}: not an image gankit can read ({type(e).__name__}); give a PNG, JPEG, "
                                   "WebP, GIF, BMP or TIFF file, a folder of them, a zip, or an .npz") from None
-            images, note = _converted(torch.from_numpy(arr)[None], channels, size, str(path))
+            images, note = convert_images(torch.from_numpy(arr)[None], channels, size, str(path))
             targets.append((slug(path.stem), images[0]))
             note = "; ".join(filter(None, [note, f"{path}: {', '.join(conv)}" if conv else ""]))
         else:
@@ -148,7 +148,7 @@ def project_batch(gen, targets_u8: Tensor, evaluator, cls: int | None, steps: in
     kept_loss = torch.full((len(value),), math.inf)
     kept, kept_pix, kept_feat = value.detach().clone(), torch.zeros(len(value)), None
     for step in range(steps + 1):
-        x = _unit(_image(G, kind, value, y), cfg.data.range)
+        x = _unit(image_of(G, kind, value, y), cfg.data.range)
         loss, pix, feat = dist(x)
         with torch.no_grad():  # the best point of each search, not merely its last
             better = loss < kept_loss
