@@ -204,6 +204,11 @@ def test_ctrl_c_saves_the_trial_and_puts_it_back_in_the_queue(fashion, tmp_path)
     ost = optuna.load_study(study_name="intr", storage=f"sqlite:///{out / 'study.db'}")
     states = sorted(t.state.name for t in ost.trials)
     assert states == ["FAIL", "WAITING"]  # re-queued at once, no heartbeat grace to wait for
+    from gankit.studies.sweep import finished_trials
+
+    # marked as interrupted: the progress lines of `--workers N` neither count nor report it as failed
+    assert [t.user_attrs.get("interrupted") for t in ost.trials if t.state.name == "FAIL"] == [True]
+    assert finished_trials(ost) == []
     assert main(["sweep", str(file), "--out", str(out)]) == 0
     rows = executions(out)
     assert [r["resumed"] for r in rows] == [False, True] and rows[0]["run"] == rows[1]["run"]

@@ -255,7 +255,9 @@ def work(db: StudyDB, ost, study: Study, run_trial: Callable[[Claimed], dict], o
                 if k in record:
                     claimed.trial.set_user_attr(k, record[k])
             if record.get("interrupted"):
-                # back into the queue at once: re-running the sweep resumes this trial's checkpoint
+                # back into the queue at once: re-running the sweep resumes this trial's checkpoint;
+                # marked, so nobody counts or reports it as a trial that failed
+                claimed.trial.set_user_attr("interrupted", True)
                 ost.tell(claimed.trial, state=TS.FAIL)
                 db.storage.get_heartbeat_stale_trial_callback()(ost, _frozen(ost, claimed.trial.number))
             elif "error" in record:

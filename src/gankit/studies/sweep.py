@@ -211,9 +211,11 @@ def _remove_fresh(study: StudyDir) -> None:
 
 
 def finished_trials(ost) -> list:
-    """The trials that ran to an end (a result or an error), not the placeholders of a race."""
+    """The trials that ran to an end (a result or an error): not the placeholders of a race, nor
+    an interrupted trial (it is back in the queue as a new one)."""
     return [t for t in ost.get_trials(deepcopy=False)
-            if t.state.is_finished() and not t.user_attrs.get("surplus") and "run" in t.user_attrs]
+            if t.state.is_finished() and not t.user_attrs.get("surplus") and not t.user_attrs.get("interrupted")
+            and "run" in t.user_attrs]
 
 
 def _heartbeat_from_env() -> tuple[float, float]:
