@@ -82,6 +82,16 @@ def test_a_conditional_g_tries_each_class_or_the_one_given(runs, tmp_path, capsy
     assert main(["generate", str(run), "--latent", str(tmp_path / "b" / "bag.npz"), "--grid", str(tmp_path / "g.png")]) == 0
 
 
+def test_two_images_of_one_name_get_two_projections(runs, tmp_path):
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        generated_png(runs["uncond"], tmp_path / d / "x.png", seed=ord(d))
+    assert main(["project", str(runs["uncond"]), str(tmp_path / "a" / "x.png"), str(tmp_path / "b" / "x.png"),
+                 "--out", str(tmp_path / "o"), "--steps", "2"]) == 0
+    rows = json.loads((tmp_path / "o" / "projection.json").read_text())["images"]
+    assert [r["image"] for r in rows] == ["x", "x-2"] and (tmp_path / "o" / "x-2.npz").is_file()
+
+
 def test_other_sizes_and_colour_are_prepared_as_training_data_and_said(runs, tmp_path, capsys):
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(tmp_path / "c.jpg")
     assert main(["project", str(runs["uncond"]), str(tmp_path / "c.jpg"), "--out", str(tmp_path / "o"),

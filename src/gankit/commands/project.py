@@ -70,6 +70,11 @@ def load_targets(paths: list[str], channels: int, size: int) -> tuple[list[tuple
             raise GankitError(f"{path}: no such file or folder")
         if note:
             notes.append(note)
+    seen: dict[str, int] = {}
+    for i, (name, image) in enumerate(targets):  # a/x.png and b/x.png: x and x-2, never one file twice
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            targets[i] = (f"{name}-{seen[name]}", image)
     return targets, notes
 
 
