@@ -77,9 +77,8 @@ class CollapseMonitor:
             self.present = self.real_frac >= 0.2 / c
             self.n_present = int(self.present.sum())
             # what real images score over one window: the level the judge holds samples to
-            self.preds: deque[int] = deque(preds[:coverage_samples].tolist(), maxlen=coverage_samples)
-            self.expected_covered, self.expected_effective, _ = self._coverage()
-        self.preds = deque(maxlen=coverage_samples)
+            self.expected_covered, self.expected_effective, _ = self._coverage(preds[:coverage_samples].tolist())
+        self.preds: deque[int] = deque(maxlen=coverage_samples)
         self.missing: list[str] = []
 
     def reset(self) -> None:
@@ -97,11 +96,11 @@ class CollapseMonitor:
         # a self-supervised evaluator's head is a projection, not classes: diversity only
         return feats, logits if self.evaluator.class_names else None
 
-    def _coverage(self) -> tuple[int, float, list[str]]:
-        """Classes covered, the effective number of classes (exp of the entropy of the recent
-        samples' class shares: 10 for ten equal shares, lower when a few dominate), missing names."""
+    def _coverage(self, preds) -> tuple[int, float, list[str]]:
+        """Classes covered by these predicted labels, the effective number of classes (exp of the
+        entropy of their class shares: 10 for ten equal shares, lower when a few dominate), missing names."""
         c = len(self.real_frac)
-        frac = torch.bincount(torch.tensor(list(self.preds)), minlength=c).double() / len(self.preds)
+        frac = torch.bincount(torch.tensor(list(preds)), minlength=c).double() / len(preds)
         covered = self.present & (frac >= 0.1 * self.real_frac)
         missing = [self.class_names[i] for i in range(c) if self.present[i] and not covered[i]]
         if len(missing) > 10:  # a list nobody reads: StackedMNIST has 1,000 modes
@@ -131,7 +130,7 @@ class CollapseMonitor:
         if logits is not None:
             self.preds.extend(int(v) for v in logits.argmax(1))
             if len(self.preds) >= self.preds.maxlen // 2:
-                out["classes_covered"], effective, self.missing = self._coverage()
+                out["classes_covered"], effective, self.missing = self._coverage(self.preds)
                 out["classes_effective"] = round(effective, 3)
         return out
 
