@@ -51,3 +51,27 @@ def test_bad_projection_requests_are_one_line(run, tmp_path, capsys):
     assert main(["export", str(run), "--out", str(tmp_path / "g")]) == 0
     assert fails(["evaluate", str(tmp_path / "g"), "--projection"], capsys).startswith(
         f"--projection: {tmp_path / 'g'} is an export")
+
+
+@pytest.mark.slow
+def test_the_gap_separates_a_memorising_run_from_a_healthy_one(tmp_path, reference_cache, monkeypatch):
+    """Eight training images and 3,000 steps without augmentation: G draws little but those eight, so
+    they reconstruct far better than unseen ones; the same nets on all 60,000 images show no gap."""
+    if not (FASHION / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("Debian package dataset-fashion-mnist not installed")
+    monkeypatch.setenv("GANKIT_CACHE", str(reference_cache))
+    common = ["model.conditional=false", "model.g_width=32", "model.d_width=16", "train.batch_size=8",
+              "train.max_steps=3000", "train.epochs=100000", "train.ada=false", "train.final_eval_n=0",
+              "train.sample_every=100000", "train.checkpoint_every=100000", "train.log_every=500",
+              "train.progress=false", "train.tensorboard=false"]
+    gaps = {}
+    for name, extra in (("memorising", ["data.limit=8"]), ("healthy", [])):
+        argv = ["train", "--out", str(tmp_path), "--name", name, "--data-dir", str(FASHION)]
+        assert main(argv + [a for s in common + extra for a in ("--set", s)]) == 0
+        run = next(tmp_path.glob(f"*-{name}"))
+        assert main(["evaluate", str(run), "--projection", "--n", "8", "--data-dir", str(FASHION)]) == 0
+        gaps[name] = json.loads((run / "metrics.json").read_text())["projection"]["pixel_mse"]
+    memo, healthy = gaps["memorising"], gaps["healthy"]
+    assert memo["gap"] > 2.5 * memo["gap_se"] and memo["gap"] > memo["floor_gap"] + 2 * memo["floor_gap_se"]
+    assert abs(healthy["gap"]) < 2.5 * healthy["gap_se"]
+    assert memo["gap"] > 3 * abs(healthy["gap"])

@@ -167,3 +167,29 @@ def test_fuzz_zip_bomb_is_skipped_unread(tmp_path, monkeypatch):
     with pytest.raises(GankitError, match="cat/2.png in .*declares 2097152 bytes uncompressed, more than 1 MiB"):
         load_folder_images(src, strict=True)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "cache") == ["bomb.zip"]  # nothing unpacked
+
+
+def test_a_damaged_qoi_whose_decoder_indexes_past_its_buffer_is_skipped(tmp_path):
+    """Pillow's pure-Python QOI decoder raises IndexError on some damaged files (found by the fuzz
+    test above): the file is skipped with the unreadable-file warning like any other."""
+    if "QOI" not in Image.SAVE:
+        pytest.skip("this Pillow cannot write QOI")
+    data = bytearray(encode("QOI", "RGB", size=(28, 28)))
+    rng = np.random.default_rng(1)
+    for _ in range(3000):  # damage it until the decoder itself fails inside its loop
+        d = bytearray(data)
+        for i in rng.integers(14, len(d), 3):
+            d[i] = rng.integers(0, 256)
+        d = bytes(d[:rng.integers(20, len(d))])
+        try:
+            Image.open(io.BytesIO(d)).load()
+        except IndexError:
+            break
+        except Exception:  # noqa: BLE001 (other damage is the fuzz test's)
+            continue
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "bad.qoi").write_bytes(d)
+    (tmp_path / "a" / "ok.png").write_bytes(encode("PNG", "RGB", size=(28, 28)))
+    with pytest.warns(Warning, match="bad.qoi"):
+        out = load_folder_images(tmp_path, channels=3, resolution=28)
+    assert len(out) == 1

@@ -120,6 +120,13 @@ def cmd_project(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(a: argparse.Namespace) -> int:
+    from gankit.commands.app import serve
+
+    serve(a.run, port=a.port, host=a.host, checkpoint=a.checkpoint)
+    return 0
+
+
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from gankit.commands.evaluate import evaluate_run
     from gankit.data.cache import check_cache

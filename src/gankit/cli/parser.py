@@ -70,6 +70,14 @@ def project_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="a checkpoint file other than the run's last one")
 
 
+def app_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN", help="a run directory or a folder written by `gankit export` (ONNX too)")
+    p.add_argument("--port", type=int, default=7860, help="the page's port (default 7860; 0 picks a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this "
+                   "machine only)")
+    p.add_argument("--checkpoint", help="a checkpoint file other than the run's last one")
+
+
 def evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", nargs="?", help="a run directory (or give --images)")
     p.add_argument("--images", metavar="PATH", help="score these images instead of a run: a folder, zip, .npz or "

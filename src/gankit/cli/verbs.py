@@ -27,6 +27,8 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          handlers.cmd_generate),
     Verb("project", "find the latent whose sample is closest to each image (written beside it, with a GIF)",
          parser.project_args, handlers.cmd_project),
+    Verb("app", "a local page to play with a run: seed, class, truncation, interpolation, projection (Gradio)",
+         parser.app_args, handlers.cmd_app),
     Verb("evaluate", "FID, KID, precision/recall... of a trained run, or of any images (--images PATH --against REF)",
          parser.evaluate_args, handlers.cmd_evaluate),
     Verb("export", "write the generator alone (safetensors or ONNX + config.json) for inference", parser.export_args,

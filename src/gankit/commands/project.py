@@ -23,14 +23,13 @@ import time
 from pathlib import Path
 
 import torch
-from PIL import Image
 from torch import Tensor
 
 from gankit.commands.evaluate_images import convert_images, load_images
 from gankit.commands.generate import resolve_class
 from gankit.commands.latent import Latent, image_of, render
 from gankit.commands.walk import gif_frames, write_gif
-from gankit.data.decode import decode_noted
+from gankit.data.decode import DECODE_ERRORS, decode_noted
 from gankit.errors import GankitError
 from gankit.metrics.evaluator import evaluator_for
 from gankit.models.onnx_graph import OnnxGenerator
@@ -60,7 +59,7 @@ def load_targets(paths: list[str], channels: int, size: int) -> tuple[list[tuple
         elif path.is_file():
             try:
                 arr, conv = decode_noted(path.read_bytes(), channels, size)
-            except (OSError, ValueError, Image.DecompressionBombError) as e:
+            except DECODE_ERRORS as e:
                 raise GankitError(f"{path}: not an image gankit can read ({type(e).__name__}); give a PNG, JPEG, "
                                   "WebP, GIF, BMP or TIFF file, a folder of them, a zip, or an .npz") from None
             images, note = convert_images(torch.from_numpy(arr)[None], channels, size, str(path))
@@ -177,19 +176,24 @@ def project_batch(gen, targets_u8: Tensor, evaluator, cls: int | None, steps: in
 def projector(run: str, checkpoint: str | None = None, cls: str | None = None):
     """(the run's generator, the class to search or None, the evaluator or None, notes) for projecting."""
     gen = load_generator(run, checkpoint)
-    if isinstance(gen.G, OnnxGenerator):  # an ONNX graph has no gradients to follow
-        raise GankitError(f"{run}: an ONNX export cannot be projected into (no gradients); give the run directory "
-                          "or a safetensors export (`gankit export RUN --out DIR`)")
     label = resolve_class(cls, gen.class_names, gen.prior) if cls is not None else None
     if label is not None and not gen.G.conditional:
         raise GankitError(f"--class {cls}: this run's G is unconditional; leave --class out")
+    return (gen, label, *distance_parts(gen, run))
+
+
+def distance_parts(gen, run: str) -> tuple:
+    """(the evaluator or None, notes) of a loaded generator that can be projected into; refused for ONNX."""
+    if isinstance(gen.G, OnnxGenerator):  # an ONNX graph has no gradients to follow
+        raise GankitError(f"{run}: an ONNX export cannot be projected into (no gradients); give the run directory "
+                          "or a safetensors export (`gankit export RUN --out DIR`)")
     evaluator = evaluator_for(gen.cfg.data.dataset, gen.class_names) if gen.cfg.data.dataset != "folder" else None
-    notes = [] if evaluator is not None else [f"no shipped evaluator for {gen.cfg.data.dataset}: the distance is "
-                                              "pixels alone"]
+    notes = [] if evaluator is not None else [(f"no shipped evaluator for {gen.cfg.data.dataset}: the distance is "
+                                              "pixels alone")]
     if evaluator is not None:
         evaluator.net.eval().requires_grad_(False)
     gen.G.requires_grad_(False)
-    return gen, label, evaluator, notes
+    return evaluator, notes
 
 
 def project(run: str, images: list[str], out: str, cls: str | None = None, steps: int = 300, seed: int = 0,

@@ -23,8 +23,9 @@ ORIENTATION = 0x0112  # the EXIF tag of how the camera held the picture (1 = upr
 GRAY_MODES = {"1", "L", "LA", "I", "F", "I;16", "I;16B", "I;16L", "I;16N"}
 # what reading or decoding one damaged file raises (zipfile: RuntimeError for an encrypted member,
 # NotImplementedError for an unknown compression method, zlib/lzma errors for corrupt compressed data)
+# IndexError: Pillow's pure-Python decoders (QOI among them) can index past a truncated buffer
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, zipfile.BadZipFile, Image.DecompressionBombError,
-                 RuntimeError, NotImplementedError, zlib.error, lzma.LZMAError)
+                 RuntimeError, NotImplementedError, zlib.error, lzma.LZMAError, IndexError)
 
 
 def read_member(zf: zipfile.ZipFile, name: str) -> bytes:
@@ -104,5 +105,5 @@ def decode_noted(data: bytes, channels: int, resolution: int, crop: str = "cente
                 s = min(w, h)
                 box = ((w - s) / 2, (h - s) / 2, (w + s) / 2, (h + s) / 2) if crop == "center" else None
                 im = im.resize((resolution, resolution), Image.Resampling.BICUBIC, box=box)
-        arr = np.asarray(im)
+        arr = np.array(im)  # a writable copy: torch.from_numpy warns on Pillow's read-only view
     return (arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)), notes
