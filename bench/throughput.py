@@ -15,11 +15,14 @@ by the same script (torch.mm on 2048 x 2048, best of several), and each loop's s
 printed: on a CPU, small convolutions reach a fraction of what one big matmul does.
 Presets whose data is not on this machine are timed on random images of the same shape
 (throughput does not depend on the pixels).  `PRESET@64` times the preset at 64 x 64 x 3,
-unconditional (the shape of emoji-64 and most users' folders); the default list ends with
-`dcgan@64`.
+unconditional (the shape of emoji-64 and most users' folders; `@32` and `@28` alike); the default list ends
+with `dcgan@64`.  The plain loop always runs in fp32, so `--set train.amp=bf16` puts a bf16 step
+beside an fp32 one in the same run; the machine's bf16 matmul peak is measured too, and the
+share printed is of the peak of the step's own precision.
 
     python bench/throughput.py [--presets dcgan,tf-dcgan,dcgan@64] [--steps 30] [--rounds 2] [--json OUT]
         [--set train.amp=bf16 ...]  (applied to gankit's loop; e.g. channels, threads, compile)
+        [--variant train.amp=bf16 ...]  (gankit's loop timed again with these sets, in the same rounds)
 """
 
 from __future__ import annotations
@@ -41,14 +44,14 @@ from gankit.models import build_models
 from gankit.util.imageio import to_float
 
 NATIVE = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
-AT_64 = ["data.resolution=64", "data.channels=3", "model.conditional=false"]  # PRESET@64
+AT_SIZE = ["data.channels=3", "model.conditional=false"]  # PRESET@N: N x N colour, unconditional
 QUIET = ["train.progress=false", "train.tensorboard=false", "train.sample_every=1000",
          "train.checkpoint_every=1000", "train.log_every=20"]
 
 
-def matmul_peak(size: int = 2048, reps: int = 5) -> float:
-    """This machine's fp32 matmul rate in GFLOP/s (best of `reps`)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_peak(size: int = 2048, reps: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """This machine's matmul rate in GFLOP/s at `dtype` (best of `reps`)."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     torch.mm(a, b)
     best = 0.0
     for _ in range(reps):
@@ -113,11 +116,11 @@ class PlainLoop:
 
 
 def split(spec: str) -> tuple[str, list[str]]:
-    """'dcgan@64' -> ('dcgan', AT_64); 'dcgan' -> ('dcgan', [])."""
+    """'dcgan@64' -> ('dcgan', 64 x 64 colour, unconditional); 'dcgan' -> ('dcgan', [])."""
     preset, _, size = spec.partition("@")
-    if size not in ("", "64"):
-        raise SystemExit(f"{spec}: only PRESET@64 is known")
-    return preset, AT_64 if size else []
+    if size and not (size.isdigit() and int(size) in (28, 32, 64, 128)):
+        raise SystemExit(f"{spec}: give PRESET@28, @32, @64 or @128")
+    return preset, [f"data.resolution={size}", *AT_SIZE] if size else []
 
 
 def gankit_seconds(spec: str, sets: list[str], data: ImageData, steps: int, out: str) -> float:
@@ -131,51 +134,65 @@ def gankit_seconds(spec: str, sets: list[str], data: ImageData, steps: int, out:
     return steps * cfg.train.batch_size / rate
 
 
-def bench_preset(spec: str, sets: list[str], steps: int, rounds: int, data_dir: str | None, out: str) -> dict:
+def bench_preset(spec: str, sets: list[str], steps: int, rounds: int, data_dir: str | None, out: str,
+                 variant: list[str] | None = None) -> dict:
     preset, shape = split(spec)
     cfg = build_config(preset=preset, sets=QUIET + shape)
     data, source = data_for(cfg, data_dir)
     plain = PlainLoop(cfg, data)
     plain.seconds(3)  # warm-up: allocator, oneDNN kernels
     flops = plain.flops()
-    times = {"plain": [], "gankit": []}
-    for _ in range(rounds):
+    times = {"plain": [], "gankit": [], **({"variant": []} if variant else {})}
+    for _ in range(rounds):  # interleaved, so the machine's load of the moment hits every loop alike
         times["plain"].append(plain.seconds(steps))
         times["gankit"].append(gankit_seconds(spec, sets, data, steps, out))
+        if variant:
+            times["variant"].append(gankit_seconds(spec, sets + variant, data, steps, out))
     bs = cfg.train.batch_size
     best = {k: min(v) for k, v in times.items()}
     return {"preset": spec, "data": source, "batch": bs, "gflop_per_step": flops / 1e9,
             **{f"{k}_img_s": steps * bs / s for k, s in best.items()},
             **{f"{k}_gflop_s": steps * flops / s / 1e9 for k, s in best.items()},
-            "ratio": best["plain"] / best["gankit"]}
+            "ratio": best["plain"] / best["gankit"],
+            **({"variant_ratio": best["gankit"] / best["variant"]} if variant else {})}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser()
     ap.add_argument("--presets", default=",".join([*preset_names(), "dcgan@64"]))
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--data-dir")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="key=value for gankit's loop")
+    ap.add_argument("--variant", action="append", default=[], help="key=value: also time gankit's loop with this "
+                    "set added, in the same rounds (e.g. train.amp=bf16); printed as variant img/s and variant/gankit")
     ap.add_argument("--json", help="also write the rows here")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     peak = matmul_peak()
-    print(f"{torch.get_num_threads()} threads; fp32 matmul peak {peak:.1f} GFLOP/s (torch.mm 2048^2)")
+    bf16 = "train.amp=bf16" in args.sets  # the step's share is then of the bf16 matmul peak
+    variant_bf16 = bf16 or "train.amp=bf16" in args.variant
+    peak_bf16 = matmul_peak(dtype=torch.bfloat16)
+    print(f"{torch.get_num_threads()} threads; matmul peak (torch.mm 2048^2) fp32 {peak:.1f} GFLOP/s, "
+          f"bf16 {peak_bf16:.1f} GFLOP/s; shares below are of the {'bf16' if bf16 else 'fp32'} peak")
+    variant_peak = peak_bf16 if variant_bf16 else peak
     print(f"{'preset':14s} {'data':6s} {'batch':>5s} {'GFLOP/step':>10s} {'plain img/s':>11s} "
           f"{'gankit img/s':>12s} {'gankit GFLOP/s':>14s} {'of peak':>7s} {'gankit/plain':>12s}")
     rows = []
     with tempfile.TemporaryDirectory() as out:
         for preset in args.presets.split(","):
-            r = bench_preset(preset, args.sets, args.steps, args.rounds, args.data_dir, out)
-            r["peak_share"] = r["gankit_gflop_s"] / peak
+            r = bench_preset(preset, args.sets, args.steps, args.rounds, args.data_dir, out, args.variant)
+            r["peak_share"] = r["gankit_gflop_s"] / (peak_bf16 if bf16 else peak)
             rows.append(r)
             print(f"{preset:14s} {r['data']:6s} {r['batch']:5d} {r['gflop_per_step']:10.2f} {r['plain_img_s']:11.1f} "
-                  f"{r['gankit_img_s']:12.1f} {r['gankit_gflop_s']:14.1f} {r['peak_share']:7.1%} {r['ratio']:12.2f}",
-                  flush=True)
+                  f"{r['gankit_img_s']:12.1f} {r['gankit_gflop_s']:14.1f} {r['peak_share']:7.1%} {r['ratio']:12.2f}"
+                  + (f"  variant {r['variant_img_s']:.1f} img/s, {r['variant_gflop_s'] / variant_peak:.1%} of its peak, "
+                     f"variant/gankit {r['variant_ratio']:.2f}" if args.variant else ""), flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"peak_gflop_s": peak, "threads": torch.get_num_threads(), "sets": args.sets, "rows": rows}, f,
+            json.dump({"peak_gflop_s": peak, "peak_bf16_gflop_s": peak_bf16, "threads": torch.get_num_threads(), "sets": args.sets,
+                       "variant": args.variant, "rows": rows}, f,
                       indent=2)
+    return rows
 
 
 if __name__ == "__main__":

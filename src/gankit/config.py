@@ -108,7 +108,7 @@ class TrainConfig:
     seed: int = 0  # seeds weights, noise, data order and the fixed sample grid
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     threads: int = 0  # torch CPU threads; 0 = all cores
-    amp: str = "none"  # mixed precision of the forward passes: none | bf16 | fp16 (CUDA, with a grad scaler)
+    amp: str = "none"  # mixed precision of the forward passes: none | bf16 | fp16 (CUDA, with a grad scaler) | auto (bf16 on a CPU with bf16 matrix units (AMX), else none; the run's config then says which)
     compile: bool = False  # torch.compile G and D for the training steps (pays back on long runs)
     n_critic: int = 1  # D steps per G step
     update: str = "alternating"  # alternating: D steps, then G against the updated D | simultaneous: both gradients from one forward pass (TF tutorial)

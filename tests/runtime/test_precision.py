@@ -51,3 +51,34 @@ def test_a_scaled_step_is_the_plain_step_and_its_norm_is_unscaled(enabled):
 
 def test_scalers_are_off_unless_fp16():
     assert not make_scaler("bf16", CPU).is_enabled() and not make_scaler("none", CPU).is_enabled()
+
+
+def test_auto_is_bf16_exactly_where_the_cpu_has_bf16_matrix_units(monkeypatch):
+    from gankit.runtime import precision
+
+    for amx, want in ((True, "bf16"), (False, "none")):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
+        assert precision.native_bf16(CPU) is amx
+        assert precision.resolve_amp("auto", CPU) == want
+    assert precision.resolve_amp("auto", torch.device("cuda")) == "none"  # a GPU asks for bf16 itself
+    for kind in ("none", "bf16", "fp16"):
+        assert precision.resolve_amp(kind, CPU) == kind  # only auto is resolved
+    with pytest.raises(ValueError, match="train.amp=auto reached the training loop unresolved"):
+        check_amp("auto", CPU)
+
+
+def test_the_default_preset_records_the_resolved_precision(tmp_path, fashion_dir, monkeypatch, reference_cache):
+    """The default preset asks for auto; the pre-flight writes bf16 or none into config.json (never
+    auto), so a resume or a reader of the run sees what it trained in."""
+    from gankit.launch.presets import build_config
+    from gankit.launch.start import start_run
+
+    monkeypatch.setenv("GANKIT_CACHE", str(reference_cache))
+    for amx in (True, False):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
+        cfg = build_config(sets=["data.limit=64", "model.g_width=8", "model.d_width=8", "train.batch_size=16",
+                                 "train.max_steps=2", "train.progress=false", "train.tensorboard=false",
+                                 "train.final_eval_n=0"])
+        assert cfg.train.amp == "auto"
+        run, _ = start_run(cfg, out=tmp_path, name=f"amx-{amx}", data_dir=str(fashion_dir), announce=False)
+        assert run.read_config()["train"]["amp"] == ("bf16" if amx else "none")

@@ -41,7 +41,7 @@ from gankit.runs.tracking import check_reachable
 from gankit.runs.tracking import sync as sync_tracker
 from gankit.runtime.device import pick_device
 from gankit.runtime.distributed import Dist, broadcast
-from gankit.runtime.precision import check_amp
+from gankit.runtime.precision import check_amp, resolve_amp
 from gankit.training.ada import resolve as resolve_augment
 from gankit.training.loop import train
 from gankit.training.plan import plan
@@ -56,9 +56,9 @@ def prepare(cfg: Config, data_dir: str | None = None, data: ImageData | None = N
     or raises a GankitError before anything is written."""
     if resume_from is not None and not resume_from.last_checkpoint.is_file():
         raise GankitError(f"{resume_from.path}: no checkpoint to resume from; start a new run")
-    check_amp(cfg.train.amp, pick_device(cfg.train.device))  # the hardware the config asks for is here
     data = data if data is not None else load_dataset(cfg.data, data_dir)
     resolve(cfg, data)
+    check_amp(cfg.train.amp, pick_device(cfg.train.device))  # the hardware the config asks for is here
     check_buildable(cfg.model, tuple(data.images.shape[1:]), data.num_classes)
     steps_per_epoch = plan(cfg, data, dist).steps_per_epoch
     if resume_from is not None:  # a newer format, weights of another shape, a damaged log: one line, nothing written
@@ -84,9 +84,11 @@ def check_more_epochs(run: RunDir, cfg: Config, steps_per_epoch: int) -> None:
 def resolve(cfg: Config, data: ImageData) -> Config:
     """Every `auto` setting from the data, in place, once (the only place they are resolved), before
     config.json records them: model.conditional from its classes and model.d_width from that;
-    train.ada from its size and train.diffaugment from its channels (which gives way to ADA)."""
+    train.ada from its size and train.diffaugment from its channels (which gives way to ADA);
+    and train.amp from the processor (bf16 where it has bf16 matrix units)."""
     resolve_auto_model(cfg.model, data.num_classes)
     resolve_augment(cfg, data)
+    cfg.train.amp = resolve_amp(cfg.train.amp, pick_device(cfg.train.device))
     return cfg
 
 

@@ -44,7 +44,7 @@ def check(cfg: Config) -> Config:
     one_of("loss.name", lo.name, LOSSES)
     one_of("optim.name", o.name, OPTIMIZERS)
     one_of("optim.lr_decay", o.lr_decay, ("none", "linear"))
-    one_of("train.amp", t.amp, ("none", "bf16", "fp16"))
+    one_of("train.amp", t.amp, ("none", "bf16", "fp16", "auto"))
     for key in ("g_norm", "d_norm"):
         one_of(f"model.{key}", getattr(m, key), ("batch", "none"))
     for key in ("g_act", "d_act"):

@@ -1,6 +1,7 @@
 """How the training step runs fast: mixed precision (`train.amp`) and compilation (`train.compile`).
 
-`train.amp` picks autocast's dtype.
+`train.amp` picks autocast's dtype; `auto` (the default preset's) is resolved once in the pre-flight
+by `resolve_amp`: bf16 on a processor with bf16 matrix units, else none.
 bf16 (CPUs with bf16 support, recent GPUs) needs nothing else; fp16 (older GPUs) also needs
 a gradient scaler per network, so small gradients do not underflow.  The scalers' state is
 part of the TrainingState, so a resumed fp16 run keeps its loss scale.
@@ -27,7 +28,26 @@ def autocast(kind: str, device: torch.device):
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether this processor has bf16 matrix units that oneDNN's convolutions use (a CPU with AMX
+    tiles): there bf16 autocast makes the step markedly faster; elsewhere it may make it slower."""
+    if device.type != "cpu":
+        return False  # GPUs: bf16 is asked for explicitly (train.amp=bf16); auto keeps fp32 there
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(probe is not None and probe())
+
+
+def resolve_amp(kind: str, device: torch.device) -> str:
+    """train.amp=auto as a value: bf16 where `native_bf16`, else none; other values unchanged."""
+    if kind != "auto":
+        return kind
+    return "bf16" if native_bf16(device) else "none"
+
+
 def check_amp(kind: str, device: torch.device) -> None:
+    if kind not in AMP:  # `auto` is the pre-flight's to resolve (launch.start.resolve)
+        raise ValueError(f"train.amp={kind} reached the training loop unresolved: start runs through "
+                         "launch.start_run, whose pre-flight resolves it")
     if kind == "fp16" and device.type != "cuda":
         raise GankitError(f"train.amp=fp16 needs a CUDA GPU (this run is on {device.type}); "
                           "use train.amp=bf16 or none")
