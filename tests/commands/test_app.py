@@ -42,7 +42,12 @@ def test_bad_command_lines_are_one_line_before_any_server(run, tmp_path, capsys)
     assert line.startswith(f"--port {port}: cannot listen on 127.0.0.1:{port} (") and "give another --port" in line
     assert fails(["app", str(run), "--port", "70000"], capsys) == "--port 70000: give 1 to 65535 (or 0 for any free port)"
     (tmp_path / "empty").mkdir()
-    assert "empty" in fails(["app", str(tmp_path / "empty"), "--port", "0"], capsys)
+    assert fails(["app", str(tmp_path / "empty"), "--port", "0"], capsys) == (
+        f"{tmp_path / 'empty'}: not a gankit run directory (no config.json)")
+    (tmp_path / "untrained").mkdir()  # a run directory whose training never saved a checkpoint
+    (tmp_path / "untrained" / "config.json").write_bytes((run / "config.json").read_bytes())
+    assert fails(["app", str(tmp_path / "untrained"), "--port", "0"], capsys).startswith(
+        f"{tmp_path / 'untrained'}: no checkpoint yet at ")
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="no system chromium at /usr/bin/chromium")

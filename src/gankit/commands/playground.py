@@ -135,11 +135,9 @@ class Playground:
     # -- projection -----------------------------------------------------------------------
     def project(self, path: str, steps: int = 200, cls: str | None = None, seed: int = 0) -> Projection:
         """Find an image file in the generator (commands/project.py's search, on this G)."""
-        if self.onnx:
-            distance_parts(self.gen, self.run)  # its one-line refusal
         if not 1 <= steps <= 5000:
             raise GankitError(f"{steps} steps: give 1 to 5000")
-        if self._distance is None:
+        if self._distance is None:  # an ONNX export is refused here, in one line
             self._distance = distance_parts(self.gen, self.run)
         evaluator, notes = self._distance
         label = None
