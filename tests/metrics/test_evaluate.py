@@ -173,3 +173,41 @@ def test_no_small_n_warning_from_2048_samples_on(monkeypatch):
         assert not any(line.startswith("small n:") for line in format_table(m).splitlines())
         m = evaluate_samples(fake, "fashion-mnist", real, n=2047, kid_subsets=2)
         assert m["small_n_warning"] is True and len(_gankit_warnings(record)) == 1
+
+
+def test_the_nearest_neighbour_metrics_read_the_first_knn_max_n_samples_and_the_rest_all_of_them(monkeypatch):
+    from gankit.errors import GankitWarning
+    from gankit.metrics import evaluate as evaluate_module
+    from gankit.metrics.manifold import nearest_distance, prdc
+    from gankit.metrics.reference import subset_indices
+
+    class Classes(_PooledPixels):
+        class_names = [str(c) for c in range(10)]
+
+    monkeypatch.setattr(evaluate_module, "_embedders", lambda *a: ([("", Classes())], []))
+    real = _fashion_like(400, 4)
+    # the first 60 samples are real-like, the other 140 white: only the k-NN metrics ignore them
+    white = torch.full((140, 1, 28, 28), 255, dtype=torch.uint8)
+    fake = torch.cat([_fashion_like(60, 6).images, white])
+    with pytest.warns(GankitWarning, match="n=200 samples"):  # the small-n warning, as always below 2048
+        full = evaluate_samples(fake, "fashion-mnist", real, n=200, kid_subsets=2)
+        monkeypatch.setattr(evaluate_module, "KNN_MAX_N", 60)
+        capped = evaluate_samples(fake, "fashion-mnist", real, n=200, kid_subsets=2)
+    assert full["knn_n"] == 200 and capped["knn_n"] == 60 and capped["n"] == 200
+    # FID, KID and the class counts still read all 200 samples
+    assert capped["fid"] == full["fid"] and capped["kid_mean"] == full["kid_mean"]
+    assert sum(capped["class_hist"]) == 200 and capped["class_hist"] == full["class_hist"]
+    # precision/recall and the nearest-training distances are those of the first 60 against the
+    # first 60 of the reference subset
+    emb = _PooledPixels()
+    fake_f, _ = emb.embed(fake[:60])
+    train_f, _ = emb.embed(real.images)
+    ref_f = train_f[subset_indices(400, 400, 0)[:capped["reference_n"]]][:60]
+    assert capped["precision"] == pytest.approx(prdc(fake_f, ref_f)["precision"])
+    assert capped["nn_dist_mean"] == pytest.approx(float(nearest_distance(fake_f, train_f).mean()))
+    # the white images are gone from what they read
+    assert capped["precision"] > full["precision"] + 0.3
+    # the floor was measured again with the cap, not read from the uncapped cache
+    assert capped["floor_precision"] != full["floor_precision"]
+    line = "precision/recall/density/coverage and nearest-training distances: the first 60 samples"
+    assert line in format_table(capped).splitlines() and line not in format_table(full)

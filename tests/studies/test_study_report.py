@@ -148,3 +148,23 @@ def test_published_figures_stand_beside_the_settings_own_means():
     assert "| a=x | Paper &lt;b&gt;, Table 2 | modes_covered 1000; modes_kl 0.06 | modes_covered 993 ± 4.2; " \
            "modes_kl 0.2 ± 0.14 | 2 |" in md
     assert "| a=y | Other, Table 1 | modes_covered 99 | modes_covered - | 0 |" in md
+
+
+def test_a_study_resumed_after_a_pause_says_how_long_its_trials_ran(tmp_path):
+    from gankit.studies.results import busy_seconds, wall_text
+    from gankit.runs.layout import StudyDir
+
+    def trial(name: str, start: float, seconds: float | None) -> TrialResult:  # None: still running
+        end = start + seconds if seconds is not None else None
+        return TrialResult(tmp_path / name, "a", {}, 0, 0, 1.0, None, seconds, {}, finished=end)
+
+    # two workers: 0-100 s and 50-120 s overlap; a pause of an hour; then 3,720-3,800 s
+    trials = [trial("t0", 0, 100), trial("t1", 50, 70), trial("t2", 3720, 80), trial("t3", 3700, None)]
+    res = StudyResults(tmp_path, {"metric": "fid"}, trials, [])
+    StudyDir(tmp_path).executions.write_text("".join(json.dumps({"trial": i, "time": t}) + "\n"
+                                                     for i, t in enumerate((0, 50, 3700, 3720))))
+    assert busy_seconds(res) == 120 + 80  # the union of the spans, the pause left out
+    assert wall_text(res) == "wall time 63.3 min (3.3 min of it with trials running)"
+    # without a pause the two agree and only one is given
+    res.trials = trials[:2]
+    assert busy_seconds(res) == 120 and wall_text(res) == "wall time 2.0 min"

@@ -36,6 +36,10 @@ PRESENT_FRACTION = 0.2
 # below this many samples FID (biased upwards, more so the smaller n) and KID (noisy) are not
 # comparable with figures computed at a larger n
 MIN_COMPARABLE_N = 2048
+# the k-nearest-neighbour metrics (precision/recall, density/coverage, nearest-training distances)
+# read at most this many samples: their cost grows with n squared (and with n times the training
+# set), and 10,000 is the n their papers report; FID, KID and class or mode counts use all n
+KNN_MAX_N = 10_000
 # what every metrics file records besides the metrics: how many samples, against which real
 # images, in whose feature space (an `inception_`-prefixed sha256 too when Inception ran)
 PROVENANCE_KEYS = ("n", "reference", "reference_split", "reference_size", "reference_n", "evaluator_sha256",
@@ -102,7 +106,7 @@ FEATURE_METRICS: dict[str, FeatureMetric] = {
     "fid": FeatureMetric(lambda f: {"fid": fid(f.fake, f.real)}),
     "kid": FeatureMetric(_kid),
     "cs": FeatureMetric(_cs, classes=True),
-    "prdc": FeatureMetric(lambda f: prdc(f.fake, f.real)),
+    "prdc": FeatureMetric(lambda f: prdc(f.fake[:KNN_MAX_N], f.real[:KNN_MAX_N])),
     "nn_dist": FeatureMetric(lambda f: {"nn_dist_mean": float(f.nn_dist.mean())}),
 }
 BUILTIN_METRICS = list(FEATURE_METRICS)
@@ -111,8 +115,9 @@ BUILTIN_METRICS = list(FEATURE_METRICS)
 def feature_metrics(fake_f: Tensor, fake_logits: Tensor, real_f: Tensor, nn_ref: Tensor,
                     kid_subsets: int, seed: int, with_cs: bool = True) -> tuple[dict, Tensor]:
     """Every registered feature metric (FID, KID, classifier score when the logits are classes, PRDC,
-    nearest-training distances), and each sample's nearest-training distance."""
-    f = Features(fake_f, fake_logits, real_f, nearest_distance(fake_f, nn_ref), kid_subsets, seed)
+    nearest-training distances), and the nearest-training distance of each of the first KNN_MAX_N
+    samples."""
+    f = Features(fake_f, fake_logits, real_f, nearest_distance(fake_f[:KNN_MAX_N], nn_ref), kid_subsets, seed)
     out: dict = {}
     for metric in FEATURE_METRICS.values():
         if with_cs or not metric.classes:
@@ -200,7 +205,8 @@ def evaluate_samples(fake_u8: Tensor, dataset_key: str, real, *, n: int = 10000,
     # (fewer than 2n images) the reference and the floor each get half of them
     n_ref = min(n_fake, len(real)) if test is not None else min(n_fake, len(real) - min(n_fake, len(real) // 2))
     out: dict = {"n": n_fake, "reference": real.name, "reference_split": reference_split or split_of(real.name),
-                 "reference_size": len(real), "reference_n": n_ref, "small_n_warning": small_n,
+                 "reference_size": len(real), "reference_n": n_ref, "knn_n": min(n_fake, KNN_MAX_N),
+                 "small_n_warning": small_n,
                  "floor_kind": "train subset vs test split" if test is not None
                  else "train subset vs a disjoint train subset (no test split given)"}
     if small_n:  # once per evaluation, whatever the number of feature spaces
@@ -235,7 +241,7 @@ def evaluate_samples(fake_u8: Tensor, dataset_key: str, real, *, n: int = 10000,
             return m
 
         floor_key = (f"floor-{train_key}-{test_key if test is not None else 'self'}-n{n_fake}-r{n_ref}"
-                     f"-k{kid_subsets}-s{seed}{metrics_tag()}")
+                     f"-k{kid_subsets}-s{seed}{metrics_tag()}" + (f"-knn{KNN_MAX_N}" if n_fake > KNN_MAX_N else ""))
         floor_m = cached_json(floor_key, floor) if floor_f.shape[0] >= 10 else {}
         fake_f, fake_lo = emb.embed(fake_u8, device=device)
         model_m, nn_dist = feature_metrics(fake_f, fake_lo, real_f, train_f, kid_subsets, seed, with_cs)

@@ -54,6 +54,8 @@ def provenance_lines(metrics: dict) -> list[str]:
         lines.append(f"samples: n={metrics.get('n')} · reference: {metrics['reference_split']} split"
                      + (f" ({ref})" if ref else "")
                      + f", {metrics.get('reference_size')} images ({metrics.get('reference_n')} in the FID/KID subset)")
+    if metrics.get("knn_n", metrics.get("n")) != metrics.get("n"):
+        lines.append(f"precision/recall/density/coverage and nearest-training distances: the first {metrics['knn_n']} samples")
     for prefix, name in (("", "evaluator"), ("inception_", "Inception-v3")):
         if prefix + "evaluator_sha256" in metrics:
             lines.append(f"{name} sha256: {metrics[prefix + 'evaluator_sha256']}")

@@ -49,7 +49,7 @@ def _config_rows(cfg: dict) -> str:
 
 
 # numbers in metrics.json that say how a measurement was made, not what it measured
-_COUNTS = {"n", "reference_size", "reference_n", "seconds", "eval_seconds", "step", "classes_present"}
+_COUNTS = {"n", "knn_n", "reference_size", "reference_n", "seconds", "eval_seconds", "step", "classes_present"}
 
 
 def _metrics_table(metrics: dict) -> str:
@@ -96,6 +96,9 @@ def _provenance(metrics: dict) -> str:
         parts.append(f"n={esc(metrics.get('n'))} generated samples · reference: {esc(metrics['reference_split'])} "
                      f"split ({esc(metrics.get('reference', ''))}), {esc(metrics.get('reference_size'))} images "
                      f"({esc(metrics.get('reference_n'))} in the FID/KID subset)")
+        if metrics.get("knn_n", metrics.get("n")) != metrics.get("n"):
+            parts.append(f"precision/recall/density/coverage and nearest-training distances over the first "
+                         f"{esc(metrics['knn_n'])} samples")
     for prefix, name in (("", "evaluator"), ("inception_", "Inception-v3")):
         if prefix + "evaluator_sha256" in metrics:
             parts.append(f"{name} {esc(metrics.get(prefix + 'evaluator', ''))} sha256 "

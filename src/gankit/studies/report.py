@@ -14,7 +14,7 @@ from pathlib import Path
 from statistics import mean, stdev
 
 from gankit.studies.figures import grid_files, overlaid_curves, trial_gif
-from gankit.studies.results import Setting, StudyResults, compare_axes, format_value, load_results, wall_seconds
+from gankit.studies.results import Setting, StudyResults, compare_axes, format_value, load_results, wall_text
 from gankit.util.atomic import atomic_write
 
 EXTRA = ("precision", "recall", "classes_covered", "modes_kl")  # shown beside the study's metric when measured
@@ -211,7 +211,7 @@ def build_study_report(res: StudyResults) -> str:
     st = res.study
     done = [t for t in res.trials if t.value is not None]
     failed = [t for t in res.trials if t.error]
-    wall = wall_seconds(res)
+    wall = wall_text(res)
     direction = "higher" if res.maximise else "lower"
     parts = [f"<h1>gankit study {esc(st['name'])}</h1>",
              f"<p>{esc(st.get('description', ''))}</p>",
@@ -219,7 +219,7 @@ def build_study_report(res: StudyResults) -> str:
              f"{esc(st['repeats'])} seed(s) · {len(done)} trials finished, {len(failed)} failed, "
              f"{len(res.trials) - len(done) - len(failed)} unfinished · ranked by <b>{esc(res.metric)}</b> "
              f"({direction} is better) at n={esc(st['eval_n'])}"
-             + (f" · wall time {wall / 60:.1f} min" if wall else "") + "</p>",
+             + (f" · {wall}" if wall else "") + "</p>",
              "<h2>Ranking</h2><ul>" + "".join(f"<li>{esc(line)}</li>" for line in ranking_lines(res)) + "</ul>",
              _dashboard(res),
              "<h2>Results</h2><p>Click a column to sort. The best setting is highlighted.</p>", _table(res),
@@ -248,10 +248,10 @@ def _md(x) -> str:
 
 def build_summary(res: StudyResults) -> str:
     st = res.study
-    wall = wall_seconds(res)
+    wall = wall_text(res)
     lines = [f"## Study {_md(st['name'])}", "", _md(st.get("description", "")), "",
              f"{st['search']} search, {len(res.settings)} settings x {st['repeats']} seed(s), {res.metric} at "
-             f"n={st['eval_n']}" + (f", wall time {wall / 60:.1f} min" if wall else "") + ".", ""]
+             f"n={st['eval_n']}" + (f", {wall}" if wall else "") + ".", ""]
     lines += [f"- {_md(line)}" for line in ranking_lines(res)]
     lines += ["", f"| # | setting | {res.metric} | seeds |", "|---|---|---|---|"]
     lines += [f"| {i} | {_md(s.label)} | {format_value(s)} | {len(s.values)} |" for i, s in enumerate(res.settings, 1)]

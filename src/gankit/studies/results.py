@@ -144,6 +144,33 @@ def wall_seconds(res: StudyResults) -> float | None:
     return round(max(ends) - min(starts), 1) if starts and ends else None
 
 
+def busy_seconds(res: StudyResults) -> float | None:
+    """The time some trial was running: the union of the finished trials' (end - seconds, end).
+
+    Pauses between sessions of a resumed study are left out, and so is the work of a trial
+    that was stopped and started again (only its last execution has an end)."""
+    spans = sorted((t.finished - t.seconds, t.finished) for t in res.trials if t.finished and t.seconds)
+    total, start, end = 0.0, None, None
+    for a, b in spans:
+        if end is not None and a <= end:
+            end = max(end, b)
+            continue
+        if end is not None:
+            total += end - start
+        start, end = a, b
+    return round(total + (end - start), 1) if spans else None
+
+
+def wall_text(res: StudyResults) -> str:
+    """'wall time W min', with the time trials ran beside it when pauses made the two differ."""
+    wall, busy = wall_seconds(res), busy_seconds(res)
+    if not wall:
+        return ""
+    if busy and wall - busy > 60:
+        return f"wall time {wall / 60:.1f} min ({busy / 60:.1f} min of it with trials running)"
+    return f"wall time {wall / 60:.1f} min"
+
+
 # ---------------------------------------------------------------------------------------
 # the plain-language ranking
 
