@@ -113,3 +113,12 @@ def test_each_metric_row_says_its_name_direction_meaning_and_links_its_definitio
     anchors = set(re.findall(r"<a id=\"([^\"]+)\"></a>", (Path(docs.removeprefix("file://"))).read_text()))
     links = re.findall(r"href='[^'#]+#([^']+)'", page)
     assert len(links) == len(metrics) and set(links) <= anchors
+
+
+def test_the_provenance_line_says_when_the_knn_metrics_read_fewer_samples_than_n():
+    from gankit.report.html import _provenance
+
+    base = {"reference_split": "test", "reference": "stacked-mnist/test", "reference_size": 128000, "reference_n": 26000}
+    note = "precision/recall/density/coverage and nearest-training distances: the first 10000 samples"
+    assert note in _provenance({**base, "n": 26000, "knn_n": 10000})
+    assert "nearest-training distances" not in _provenance({**base, "n": 10000, "knn_n": 10000})

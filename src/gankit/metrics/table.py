@@ -46,6 +46,14 @@ def _section(metrics: dict, prefix: str, title: str) -> list[str]:
     return lines
 
 
+def knn_note(metrics: dict) -> str:
+    """What the k-NN metrics read when it is fewer than all n samples (metrics.json's knn_n), else ''."""
+    knn = metrics.get("knn_n")
+    if knn is None or knn == metrics.get("n"):
+        return ""
+    return f"precision/recall/density/coverage and nearest-training distances: the first {knn} samples"
+
+
 def provenance_lines(metrics: dict) -> list[str]:
     """What the numbers were measured with: n, the reference split and size, the evaluators' sha256."""
     lines = []
@@ -54,8 +62,8 @@ def provenance_lines(metrics: dict) -> list[str]:
         lines.append(f"samples: n={metrics.get('n')} · reference: {metrics['reference_split']} split"
                      + (f" ({ref})" if ref else "")
                      + f", {metrics.get('reference_size')} images ({metrics.get('reference_n')} in the FID/KID subset)")
-    if metrics.get("knn_n", metrics.get("n")) != metrics.get("n"):
-        lines.append(f"precision/recall/density/coverage and nearest-training distances: the first {metrics['knn_n']} samples")
+    if knn_note(metrics):
+        lines.append(knn_note(metrics))
     for prefix, name in (("", "evaluator"), ("inception_", "Inception-v3")):
         if prefix + "evaluator_sha256" in metrics:
             lines.append(f"{name} sha256: {metrics[prefix + 'evaluator_sha256']}")

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from gankit.config import Config
+from gankit.metrics.table import knn_note
 from gankit.report.checks import cas_section, privacy_section, projection_section, walk_section
 from gankit.report.plots import write_plots
 from gankit.runs.layout import CHECK_KEYS, RunDir
@@ -96,9 +97,8 @@ def _provenance(metrics: dict) -> str:
         parts.append(f"n={esc(metrics.get('n'))} generated samples · reference: {esc(metrics['reference_split'])} "
                      f"split ({esc(metrics.get('reference', ''))}), {esc(metrics.get('reference_size'))} images "
                      f"({esc(metrics.get('reference_n'))} in the FID/KID subset)")
-        if metrics.get("knn_n", metrics.get("n")) != metrics.get("n"):
-            parts.append(f"precision/recall/density/coverage and nearest-training distances over the first "
-                         f"{esc(metrics['knn_n'])} samples")
+        if knn_note(metrics):
+            parts.append(esc(knn_note(metrics)))
     for prefix, name in (("", "evaluator"), ("inception_", "Inception-v3")):
         if prefix + "evaluator_sha256" in metrics:
             parts.append(f"{name} {esc(metrics.get(prefix + 'evaluator', ''))} sha256 "
