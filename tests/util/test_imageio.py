@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gankit.util.imageio import make_grid, save_grid, save_pngs, to_float, to_uint8
+from gankit.util.imageio import make_grid, save_grid, save_pngs, to_float, to_pil, to_uint8
 
 
 def test_to_uint8_closed_forms():
@@ -51,3 +51,15 @@ def test_save_grid_and_pngs(tmp_path):
     paths = save_pngs(imgs, tmp_path / "pngs", prefix="s", start=7)
     assert [q.name for q in paths] == ["s000007.png", "s000008.png", "s000009.png"]
     np.testing.assert_array_equal(np.asarray(Image.open(paths[2])), imgs[2].permute(1, 2, 0).numpy())
+
+
+def test_to_pil_drops_the_grey_channel_and_enlarges_by_whole_pixels():
+    grey = np.arange(6, dtype=np.uint8).reshape(2, 3, 1)
+    im = to_pil(grey)
+    assert im.mode == "L" and im.size == (3, 2)
+    big = np.asarray(to_pil(grey, scale=3))
+    assert big.shape == (6, 9)
+    # each source pixel becomes a 3 x 3 block of the same value (nearest neighbour, no blur)
+    assert (big[3:6, 6:9] == grey[1, 2, 0]).all() and (big[0:3, 0:3] == grey[0, 0, 0]).all()
+    colour = np.zeros((2, 2, 3), dtype=np.uint8)
+    assert to_pil(colour, scale=0).mode == "RGB" and to_pil(colour, scale=0).size == (2, 2)

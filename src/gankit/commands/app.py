@@ -26,7 +26,7 @@ from PIL import Image
 
 from gankit.commands.playground import ANY, MAX_FRAMES, MAX_IMAGES, Playground
 from gankit.errors import GankitError
-from gankit.util.imageio import make_grid, save_image
+from gankit.util.imageio import make_grid, save_image, to_pil
 
 SEARCH = "every trained class (searched)"  # the projection's class choice that tries each
 SHOWN_SIDE = 320  # small images are enlarged (nearest neighbour) to about this many pixels on the page
@@ -57,9 +57,7 @@ def _gradio():
 
 def shown(picture: np.ndarray) -> Image.Image:
     """A picture for the page: enlarged by a whole factor so 28 px images are not a blur."""
-    f = max(1, math.floor(SHOWN_SIDE / max(picture.shape[:2])))
-    im = Image.fromarray(picture[..., 0] if picture.shape[2] == 1 else picture)
-    return im.resize((im.width * f, im.height * f), Image.NEAREST) if f > 1 else im
+    return to_pil(picture, scale=SHOWN_SIDE // max(picture.shape[:2]))
 
 
 def build(play: Playground, workdir: Path):

@@ -32,14 +32,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from gankit import __version__
 from gankit.data.idx import write_idx
 from gankit.errors import GankitError
 from gankit.models.sampling import sample, trained_classes
 from gankit.util.atomic import atomic_write
-from gankit.util.imageio import to_uint8
+from gankit.util.imageio import to_pil, to_uint8
 from gankit.util.names import file_sha256
 
 FORMATS = ("png", "idx")
@@ -111,7 +110,7 @@ def _write_pngs(images: np.ndarray, folder: Path) -> None:
     final rename of the staging folder, after one sync of everything."""
     folder.mkdir(parents=True)
     for i, img in enumerate(images):
-        Image.fromarray(img[..., 0] if img.shape[2] == 1 else img).save(folder / f"{i:06d}.png", format="PNG")
+        to_pil(img).save(folder / f"{i:06d}.png", format="PNG")
 
 
 def write_dataset(gen, source: str | Path, out: str | Path, *, n: int | None = None, per_class: int | None = None,
@@ -173,7 +172,7 @@ def write_dataset(gen, source: str | Path, out: str | Path, *, n: int | None = N
         manifest = {
             "format": "gankit-synthetic-dataset",
             "gankit_version": __version__,
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "source": str(Path(source).resolve()),
             "checkpoint": str(weights.resolve()),
             "checkpoint_sha256": sha,

@@ -26,7 +26,7 @@ from torch import Tensor
 from gankit.errors import GankitError
 from gankit.models.sampling import inputs, trained_classes
 from gankit.util.atomic import atomic_path
-from gankit.util.imageio import make_grid, save_image, to_uint8
+from gankit.util.imageio import make_grid, save_image, to_pil, to_uint8
 
 KEYFRAMES = 4  # keyframes on the closed path: enough to see several garments morph, a short GIF
 FRAME_MS = 80  # GIF frame duration
@@ -83,11 +83,6 @@ def walk_images(G, z_path: Tensor, classes: Tensor | None, data_range: str, batc
     return imgs.view(rows, frames, *imgs.shape[1:])
 
 
-def _enlarge(grid: np.ndarray) -> np.ndarray:
-    f = max(1, math.ceil(MIN_FRAME_SIDE / max(1, min(grid.shape[:2]))))
-    return grid.repeat(f, 0).repeat(f, 1) if f > 1 else grid
-
-
 def strip(images: Tensor) -> np.ndarray:
     """[rows, frames, C, H, W] -> one H x W x C image: a row per class, a column per frame."""
     rows, frames = images.shape[:2]
@@ -100,8 +95,8 @@ def gif_frames(images: Tensor) -> list[Image.Image]:
     nrow = math.ceil(math.sqrt(rows))
     out = []
     for f in range(frames):
-        g = _enlarge(make_grid(images[:, f], nrow=nrow))
-        out.append(Image.fromarray(g[..., 0] if g.shape[2] == 1 else g))
+        g = make_grid(images[:, f], nrow=nrow)
+        out.append(to_pil(g, scale=math.ceil(MIN_FRAME_SIDE / max(1, min(g.shape[:2])))))
     return out
 
 

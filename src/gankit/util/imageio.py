@@ -61,13 +61,21 @@ def make_grid(
     return grid
 
 
+def to_pil(array: np.ndarray, scale: int = 1) -> Image.Image:
+    """An H x W x C (C = 1 or 3) or H x W uint8 array as a PIL image (grey when C = 1), each pixel
+    repeated `scale` times each way (nearest neighbour, so small images stay sharp when shown)."""
+    arr = array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
+    if scale > 1:
+        arr = arr.repeat(scale, 0).repeat(scale, 1)
+    return Image.fromarray(np.ascontiguousarray(arr))
+
+
 def save_image(array: np.ndarray, path: str | Path) -> Path:
     """Write an H x W x C (C = 1 or 3) or H x W uint8 array as PNG, creating parent dirs.
 
     Atomic (gankit.util.atomic): a killed run never leaves a truncated PNG behind."""
     path = Path(path)
-    arr = array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
-    img = Image.fromarray(np.ascontiguousarray(arr))
+    img = to_pil(array)
     with atomic_path(path) as tmp:
         img.save(tmp, format="PNG")
     return path
