@@ -167,6 +167,11 @@ def serve(run: str, port: int = 7860, host: str = "127.0.0.1", checkpoint: str |
         page = build(play, Path(tmp))
         print(f"gankit app: {run} on http://{host}:{port} (Ctrl-C stops it)", flush=True)
         theme = gr.themes.Base(font=["system-ui", "sans-serif"], font_mono=["monospace"])  # nothing fetched
-        page.launch(server_name=host, server_port=port, quiet=True, ssr_mode=False, footer_links=[],
-                    theme=theme, css=CSS, allowed_paths=[tmp])
+        try:
+            page.launch(server_name=host, server_port=port, quiet=True, ssr_mode=False, footer_links=[],
+                        theme=theme, css=CSS, allowed_paths=[tmp])
+        finally:
+            # launch's Ctrl-C handler closes only the HTTP server; Blocks.close also stops the queue
+            # and the event streams' heartbeats, which otherwise outlive the page
+            page.close(verbose=False)
     print("gankit app: stopped", file=sys.stderr)
