@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -162,6 +163,9 @@ def serve(run: str, port: int = 7860, host: str = "127.0.0.1", checkpoint: str |
     """Serve the page until Ctrl-C: the port and the run are checked before the server starts."""
     gr = _gradio()
     port = check_port(host, port)
+    # a shell starts background jobs with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt: restore it, so that Ctrl-C (or a SIGINT) always stops the page
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     play = Playground(run, checkpoint)
     with tempfile.TemporaryDirectory(prefix="gankit-app-") as tmp:
         page = build(play, Path(tmp))
